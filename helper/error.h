@@ -1,0 +1,30 @@
+/*
+ * error.h: how failures travel up.
+ *
+ * A function that can fail returns a non-zero code and, when the caller passed a
+ * `char **cause`, sets it to one malloc'd line that says what went wrong: lower case,
+ * the subject in quotes, no full stop ("cannot open 'x': No such file or directory").
+ * The caller either adds context and passes it up, or prints it once at the top and
+ * frees it.  Nothing below main() prints errors itself.
+ */
+#ifndef GG_ERROR_H
+#define GG_ERROR_H
+
+#include <stdarg.h>
+
+/*
+ * Set *cause (when cause is not NULL) to the formatted message, replacing and freeing
+ * any message already there, and return code.  Out of memory leaves a fixed message.
+ */
+int gg_fail(char **cause, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* As gg_fail, with ": strerror(errnum)" appended. */
+int gg_fail_errno(char **cause, int code, int errnum, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* Prefix *cause with the formatted context and ": ", keeping code. */
+int gg_fail_wrap(char **cause, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#endif

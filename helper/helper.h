@@ -1,0 +1,26 @@
+/*
+ * helper.h: what every gcloud-gpu-helper command gets, and the command table.
+ *
+ * main.c finds the command by name (a unique prefix is accepted), builds the context
+ * once (state root, boot-id file) and calls the command's function, which returns an
+ * exit code from protocol.h and, on failure, sets *cause to one line that main prints.
+ */
+#ifndef GG_HELPER_H
+#define GG_HELPER_H
+
+struct helper_context {
+	const char *root;         /* state root: GCLOUD_GPU_ROOT or /var/lib/gcloud-gpu */
+	const char *boot_id_file; /* GCLOUD_GPU_BOOT_ID_FILE or /proc/.../boot_id */
+	const char *self;         /* absolute path of this executable (re-exec, boot unit) */
+};
+
+struct helper_command {
+	const char *name;
+	int (*run)(struct helper_context *ctx, int argc, char **argv, char **cause);
+	const char *usage; /* arguments, after the name */
+	const char *about; /* one line for --help */
+};
+
+int cmd_version(struct helper_context *ctx, int argc, char **argv, char **cause);
+
+#endif

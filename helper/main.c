@@ -1,0 +1,109 @@
+/*
+ * main.c: gcloud-gpu-helper's entry point.  It runs as root on the VM, driven by the
+ * gcloud-gpu CLI over SSH exec channels: find the command, set up the context, run it,
+ * print its one error line, exit with its code (protocol.h).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "helper.h"
+#include "protocol.h"
+
+static const struct helper_command commands[] = {
+	{ "version", cmd_version, "", "print the helper and protocol versions as JSON" },
+};
+#define COMMAND_COUNT (sizeof commands / sizeof commands[0])
+
+static void usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "usage: gcloud-gpu-helper COMMAND [ARGS]\n\n"
+		   "The VM side of gcloud-gpu: runs as root, driven over SSH by the gcloud-gpu CLI.\n"
+		   "Commands:\n");
+	for (i = 0; i < COMMAND_COUNT; i++)
+		fprintf(f, "  %-8s %-24s %s\n", commands[i].name, commands[i].usage,
+			commands[i].about);
+	fprintf(f, "\nEnvironment:\n"
+		   "  %-24s state root (default %s)\n"
+		   "  %-24s boot id file (default %s)\n"
+		   "\nExit codes: 0 ok, 1 plan failed, 2 usage, 3 input refused, 4 system error,\n"
+		   "5 busy, 6 follow detached before the plan ended.\n",
+		GG_ENV_ROOT, GG_DEFAULT_ROOT, GG_ENV_BOOT_ID_FILE, GG_DEFAULT_BOOT_ID_FILE);
+}
+
+/* Exact name first, then a unique prefix; ambiguous prefixes are listed. */
+static const struct helper_command *find_command(const char *name, char **cause)
+{
+	const struct helper_command *found = NULL;
+	size_t i, len = strlen(name), matches = 0;
+	char list[256] = "";
+
+	for (i = 0; i < COMMAND_COUNT; i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	for (i = 0; i < COMMAND_COUNT; i++) {
+		if (len == 0 || strncmp(commands[i].name, name, len) != 0)
+			continue;
+		found = &commands[i];
+		matches++;
+		strncat(list, " ", sizeof list - strlen(list) - 1);
+		strncat(list, commands[i].name, sizeof list - strlen(list) - 1);
+	}
+	if (matches == 1)
+		return found;
+	if (matches > 1)
+		gg_fail(cause, GG_HELPER_USAGE, "ambiguous command '%s':%s", name, list);
+	else
+		gg_fail(cause, GG_HELPER_USAGE, "unknown command '%s' (see --help)", name);
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	static char self[PATH_MAX];
+	struct helper_context ctx;
+	const struct helper_command *cmd;
+	char *cause = NULL;
+	const char *env;
+	ssize_t n;
+	int r;
+
+	if (argc < 2) {
+		usage(stderr);
+		return GG_HELPER_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		usage(stdout);
+		return GG_HELPER_OK;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("gcloud-gpu-helper %s (protocol %d)\n", GG_VERSION, GG_PROTOCOL_VERSION);
+		return GG_HELPER_OK;
+	}
+	cmd = find_command(argv[1], &cause);
+	if (cmd == NULL) {
+		fprintf(stderr, "gcloud-gpu-helper: %s\n", cause);
+		free(cause);
+		return GG_HELPER_USAGE;
+	}
+
+	env = getenv(GG_ENV_ROOT);
+	ctx.root = env != NULL && env[0] != '\0' ? env : GG_DEFAULT_ROOT;
+	env = getenv(GG_ENV_BOOT_ID_FILE);
+	ctx.boot_id_file = env != NULL && env[0] != '\0' ? env : GG_DEFAULT_BOOT_ID_FILE;
+	n = readlink("/proc/self/exe", self, sizeof self - 1);
+	self[n > 0 ? n : 0] = '\0';
+	ctx.self = self;
+
+	r = cmd->run(&ctx, argc - 1, argv + 1, &cause);
+	if (r != GG_HELPER_OK && cause != NULL)
+		fprintf(stderr, "gcloud-gpu-helper: %s\n", cause);
+	free(cause);
+	return r;
+}

@@ -1,0 +1,92 @@
+/*
+ * cli.c: gcloud-gpu's command table and dispatch.
+ *
+ * One table, one file per command (cmd-*.c).  cli_main finds the command, runs it,
+ * prints its one error line and returns its exit code (cli.h).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "error.h"
+#include "protocol.h"
+
+const struct cli_command cli_commands[] = {
+	{ "help", cmd_help, "[COMMAND]", "show help for gcloud-gpu or one command" },
+	{ NULL, NULL, NULL, NULL },
+};
+
+void cli_usage(FILE *f)
+{
+	const struct cli_command *c;
+
+	fprintf(f, "usage: gcloud-gpu [--version] [--help] COMMAND [ARGS]\n\n"
+		   "Turn a GPU VM into a working GPU Jupyter server, and keep it that way.\n\n"
+		   "Commands:\n");
+	for (c = cli_commands; c->name != NULL; c++)
+		fprintf(f, "  %-10s %s\n", c->name, c->about);
+	fprintf(f, "\nExit codes:\n"
+		   "  0 ok   1 local error   2 usage   3 Google auth/API error\n"
+		   "  4 SSH connection or authentication failed   5 host key unknown or changed\n"
+		   "  6 a step failed on the VM   7 interrupted: the VM goes on, run 'reattach'\n"
+		   "  8 the helper on the VM refused or failed\n");
+}
+
+/* Exact name, else a unique prefix; an ambiguous prefix lists the candidates. */
+static const struct cli_command *find_command(const char *name, char **cause)
+{
+	const struct cli_command *c, *found = NULL;
+	size_t len = strlen(name);
+	int matches = 0;
+	char list[512] = "";
+
+	for (c = cli_commands; c->name != NULL; c++)
+		if (strcmp(c->name, name) == 0)
+			return c;
+	for (c = cli_commands; c->name != NULL; c++) {
+		if (len == 0 || strncmp(c->name, name, len) != 0)
+			continue;
+		found = c;
+		matches++;
+		strncat(list, " ", sizeof list - strlen(list) - 1);
+		strncat(list, c->name, sizeof list - strlen(list) - 1);
+	}
+	if (matches == 1)
+		return found;
+	if (matches > 1)
+		gg_fail(cause, GG_EXIT_USAGE, "ambiguous command '%s', could be:%s", name, list);
+	else
+		gg_fail(cause, GG_EXIT_USAGE, "unknown command '%s' (see gcloud-gpu --help)", name);
+	return NULL;
+}
+
+int cli_main(int argc, char **argv)
+{
+	const struct cli_command *cmd;
+	char *cause = NULL;
+	int r;
+
+	if (argc < 2) {
+		cli_usage(stderr);
+		return GG_EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		cli_usage(stdout);
+		return GG_EXIT_OK;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("gcloud-gpu %s (event protocol %d)\n", GG_VERSION, GG_PROTOCOL_VERSION);
+		return GG_EXIT_OK;
+	}
+	cmd = find_command(argv[1], &cause);
+	if (cmd == NULL) {
+		r = GG_EXIT_USAGE;
+	} else {
+		r = cmd->run(argc - 1, argv + 1, &cause);
+	}
+	if (r != GG_EXIT_OK && cause != NULL)
+		fprintf(stderr, "gcloud-gpu: %s\n", cause);
+	free(cause);
+	return r;
+}
