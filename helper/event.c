@@ -143,12 +143,6 @@ int gg_event_parse(const char *line, size_t len, struct gg_event *ev, char **cau
 		gg_fail(cause, -1, "event is not a JSON object");
 		goto bad;
 	}
-	v = json_object_get(ev->obj, "seq");
-	if (!json_is_integer(v) || json_integer_value(v) < 1) {
-		gg_fail(cause, -1, "event has no positive integer 'seq'");
-		goto bad;
-	}
-	ev->seq = json_integer_value(v);
 	v = json_object_get(ev->obj, "type");
 	if (!json_is_string(v)) {
 		gg_fail(cause, -1, "event has no 'type'");
@@ -160,6 +154,13 @@ int gg_event_parse(const char *line, size_t len, struct gg_event *ev, char **cau
 		goto bad;
 	}
 	ev->type = (enum gg_event_type)type;
+	/* hello opens a stream and is not in the log: its seq is 0. */
+	v = json_object_get(ev->obj, "seq");
+	if (!json_is_integer(v) || json_integer_value(v) < (type == GG_EVENT_HELLO ? 0 : 1)) {
+		gg_fail(cause, -1, "event has no valid integer 'seq'");
+		goto bad;
+	}
+	ev->seq = json_integer_value(v);
 	if (optional_string(ev->obj, "time", &ev->time, cause) != 0 ||
 	    optional_string(ev->obj, "step", &ev->step, cause) != 0 ||
 	    optional_string(ev->obj, "msg", &ev->msg, cause) != 0 ||

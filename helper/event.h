@@ -4,7 +4,8 @@
  * The helper writes one event per line to events.jsonl and to its followers; the CLI
  * decodes them to render progress and to remember the last sequence number it saw.
  * An event is a JSON object with at least
- *     "seq"  integer, monotonic per VM (1, 2, 3, ... without gaps)
+ *     "seq"  integer, monotonic per VM (1, 2, 3, ... without gaps); 0 for "hello",
+ *            which opens every stream and is not part of the log
  *     "time" RFC 3339 UTC time with milliseconds
  *     "type" one of the names in gg_event_type_name()
  * and, by type, "step", "pct" (0..100), "msg", "boot_id", "proto", "version",

@@ -70,6 +70,7 @@ static void test_refuses_bad_events(void **state)
 	expect_refused("not json", "not valid JSON");
 	expect_refused("[1,2]", "not a JSON object");
 	expect_refused("{\"type\":\"done\",\"time\":\"t\"}", "seq");
+	expect_refused("{\"seq\":-1,\"type\":\"hello\",\"time\":\"t\",\"proto\":1}", "seq");
 	expect_refused("{\"seq\":0,\"type\":\"done\",\"time\":\"t\"}", "seq");
 	expect_refused("{\"seq\":1,\"type\":\"explode\",\"time\":\"t\"}", "unknown event type");
 	expect_refused("{\"seq\":1,\"type\":\"done\"}", "time");
@@ -96,6 +97,16 @@ static void test_refuses_overlong_line(void **state)
 	free(line);
 }
 
+static void test_hello_has_seq_zero(void **state)
+{
+	const char *line = "{\"seq\":0,\"type\":\"hello\",\"time\":\"t\",\"proto\":1}";
+	struct gg_event ev;
+
+	assert_int_equal(gg_event_parse(line, strlen(line), &ev, NULL), 0);
+	assert_int_equal(ev.seq, 0);
+	gg_event_release(&ev);
+}
+
 static void test_keeps_unknown_fields(void **state)
 {
 	const char *line = "{\"seq\":3,\"type\":\"done\",\"time\":\"t\",\"future\":[1]}\n";
@@ -114,6 +125,7 @@ int main(void)
 		cmocka_unit_test(test_type_names_are_a_bijection),
 		cmocka_unit_test(test_refuses_bad_events),
 		cmocka_unit_test(test_refuses_overlong_line),
+		cmocka_unit_test(test_hello_has_seq_zero),
 		cmocka_unit_test(test_keeps_unknown_fields),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
