@@ -49,7 +49,7 @@ int cmd_create(int argc, char **argv, char **cause)
 
 	optind = 1;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+", options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
 		if (gce_option(&o, opt, optarg))
 			continue;
 		switch (opt) {

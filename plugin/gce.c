@@ -59,7 +59,7 @@ int gce_parse_instance_args(int argc, char **argv, struct gce_options *o, const 
 
 	optind = 1;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+y", options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "y", options, NULL)) != -1) {
 		if (gce_option(o, opt, optarg))
 			continue;
 		if (opt == 'y' && yes != NULL) {

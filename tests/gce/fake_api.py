@@ -336,8 +336,7 @@ def main():
     p.add_argument("--public-key")
     p.add_argument("--authorized-keys")
     args = p.parse_args()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
     server.state = State(args)
     with open(os.path.join(args.state, "port.tmp"), "w") as f:
         f.write(str(server.server_address[1]))
