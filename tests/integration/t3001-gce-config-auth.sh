@@ -7,6 +7,7 @@
 . "$GG_SOURCE_DIR/tests/gce/lib-gce.sh"
 
 fake_api_start || exit 1
+# shellcheck disable=SC2034 # used in the test bodies
 TOKEN=(--access-token-file "$TEST_DIR/token")
 
 test_expect_success 'project and zone come from the active configuration' '
