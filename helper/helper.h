@@ -22,5 +22,6 @@ struct helper_command {
 };
 
 int cmd_version(struct helper_context *ctx, int argc, char **argv, char **cause);
+int cmd_probe(struct helper_context *ctx, int argc, char **argv, char **cause);
 
 #endif
