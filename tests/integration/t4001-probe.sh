@@ -5,8 +5,8 @@
 # and like a machine without a GPU, with a stand-in nvidia-smi first on PATH.  No GPU,
 # systemd or network is needed.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/fake-gpu.sh"
 
-FIXTURES=$GG_SOURCE_DIR/tests/fixtures/nvidia-smi
 SB_VAR=sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c
 
 # get FILE PATH: the value at a dotted PATH (numbers index arrays) of the JSON in FILE,
@@ -26,52 +26,6 @@ expect() {
 	local got
 	got=$(get "$1" "$2") || return 1
 	[ "$got" = "$3" ] || { echo "$2: expected '$3', got '$got'"; return 1; }
-}
-
-# pci_function ROOT ADDRESS VENDOR DEVICE CLASS [DRIVER]
-pci_function() {
-	local d=$1/sys/bus/pci/devices/$2
-	mkdir -p "$d" &&
-	echo "$3" >"$d/vendor" && echo "$4" >"$d/device" && echo "$5" >"$d/class" &&
-	if [ -n "${6:-}" ]; then
-		mkdir -p "$1/sys/bus/pci/drivers/$6" &&
-		ln -s "../../../bus/pci/drivers/$6" "$d/driver"
-	fi
-}
-
-# A root like the H200 machine: Ubuntu 24.04, open module 580.159.04 loaded, an
-# NVIDIA 3D controller with the nvidia driver bound, an Intel host bridge, no systemd.
-make_h200_root() {
-	local r=$1
-	mkdir -p "$r/etc" "$r/proc/driver/nvidia" &&
-	cat >"$r/etc/os-release" <<-'EOF' &&
-	PRETTY_NAME="Ubuntu 24.04.3 LTS"
-	NAME="Ubuntu"
-	VERSION_ID="24.04"
-	ID=ubuntu
-	ID_LIKE=debian
-	EOF
-	printf '%s\n' "nvidia_uvm 2076672 0 - Live 0x0000000000000000" \
-		"nvidia 14381056 1 nvidia_uvm, Live 0x0000000000000000" >"$r/proc/modules" &&
-	echo "NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  580.159.04  Release Build  (dvs-builder@U22-I3-AE18-23-3)  Thu Nov 13 00:00:00 UTC 2026" \
-		>"$r/proc/driver/nvidia/version" &&
-	pci_function "$r" 0000:00:06.0 0x10de 0x2335 0x030200 nvidia &&
-	pci_function "$r" 0000:00:00.0 0x8086 0x1237 0x060000
-}
-
-# A stand-in nvidia-smi that prints what the real one printed on the H200.
-make_h200_smi() {
-	mkdir -p "$1" &&
-	cat >"$1/nvidia-smi" <<-EOF &&
-	#!/bin/sh
-	case "\$*" in
-	"--query-gpu=name,pci.device_id,driver_version,memory.total,compute_cap --format=csv,noheader,nounits")
-		echo "NVIDIA H200, 0x233510DE, 580.159.04, 143771, 9.0" ;;
-	"") cat "$FIXTURES/h200-nvidia-smi.txt" ;;
-	*) echo "stand-in nvidia-smi: unexpected arguments: \$*" >&2; exit 2 ;;
-	esac
-	EOF
-	chmod +x "$1/nvidia-smi"
 }
 
 probe() {
