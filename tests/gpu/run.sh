@@ -23,6 +23,10 @@
 # temporary directory (removed at the end unless GG_GPU_KEEP=1), except what step 5's
 # `apply` runs do on the machine: run it on a throwaway GPU machine.
 #
+# On a lent GPU machine (the device tool): build here first (tools/test), then run
+#   bash tests/gpu/run.sh          carrying build/helper/gcloud-gpu-helper (an ignored
+#                                  path) with the tree, with a timeout of 150 s or more.
+#
 # Environment, for trying the script without a GPU (tests/integration/t4002-*.sh):
 #   GCLOUD_GPU_SYSROOT  read /etc, /sys, /proc, /run under this root (the probe and the
 #                       recipe, as GG_SYSROOT, too); step 5 is then skipped, since its
