@@ -48,8 +48,8 @@ gpus_in_container() {
 
 verify() {
 	local wait=$1
-	[ -s "$TOKEN_FILE" ] || die "no Jupyter token at $TOKEN_FILE: step 70-jupyter makes it"
 	require_docker
+	[ -s "$TOKEN_FILE" ] || die "no Jupyter token at $TOKEN_FILE: step 70-jupyter makes it"
 	progress 5 "checking the Jupyter container"
 	local running
 	running="$(docker inspect --format '{{.State.Running}}' "$GG_CONTAINER" 2>/dev/null || true)"
