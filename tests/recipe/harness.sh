@@ -5,7 +5,7 @@
 #                                 boot id, efivar), stand-ins first on PATH, a state root,
 #                                 a copy of payloads/ as the release directory
 #       OS:  ubuntu2204 ubuntu2404 debian12 ubuntu2004 rocky9
-#       GPU: t4 l4 a100 h100 v100 p100 k80 none
+#       GPU: t4 l4 a100 h100 h200 v100 p100 k80 none
 #   step NAME check|apply         run one step as the runner does (cwd = release, env);
 #                                 stdout+stderr appended to $SB/out, fd 3 to $SB/progress
 #   run_recipe                    the runner: each step's check, then its apply when the
@@ -72,6 +72,7 @@ gpu_id() {
 	l4) echo 0x27b8 ;;
 	a100) echo 0x20b0 ;;
 	h100) echo 0x2330 ;;
+	h200) echo 0x2335 ;;
 	v100) echo 0x1db1 ;;
 	p100) echo 0x15f8 ;;
 	k80) echo 0x102d ;;

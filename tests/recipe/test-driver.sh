@@ -71,8 +71,9 @@ assert "the runner skipped the driver step" grep -qx 20-nvidia-driver "$SB/skipp
 refute "no driver package touched" log_has "(cuda-keyring|nvidia-open|cuda-drivers|apt-mark|modprobe)"
 
 t "a loaded module listed in /proc/modules counts too"
-sandbox ubuntu2204 t4
-printf 'nvidia_uvm 1531904 0 - Live 0x0\nnvidia 56500224 1 nvidia_uvm, Live 0x0\n' >"$GG_SYSROOT/proc/modules"
+# as read on an H200 VM (0x2335, class 0x030200, open modules 580.159.04)
+sandbox ubuntu2404 h200
+printf 'nvidia_uvm 1830912 - - Live 0xffffffffc080c000 (O)\nnvidia 14299136 - - Live 0xffffffffc0400000 (O)\n' >"$GG_SYSROOT/proc/modules"
 assert "check passes" step 20-nvidia-driver check
 FAKE_NVSMI=fail refute "but not when nvidia-smi fails" step 20-nvidia-driver check
 

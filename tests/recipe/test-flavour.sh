@@ -34,7 +34,7 @@ flavour_is zz12 "not a PCI device id: zz12 (expected e.g. 0x2335)" 2
 flavour_is 0x123456 "not a PCI device id: 0x123456 (expected e.g. 0x2335)" 2
 
 t "flavour with no id: this machine's GPUs, from the PCI tree"
-for case in t4:open:0 l4:open:0 a100:open:0 h100:open:0 v100:proprietary:0 p100:proprietary:0 \
+for case in t4:open:0 l4:open:0 a100:open:0 h100:open:0 h200:open:0 v100:proprietary:0 p100:proprietary:0 \
 	k80:unsupported:1 none:none:1; do
 	IFS=: read -r gpu want code <<<"$case"
 	sandbox ubuntu2204 "$gpu"
