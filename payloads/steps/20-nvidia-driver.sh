@@ -71,12 +71,15 @@ step_check() {
 
 # pin_legacy_branch: Maxwell, Pascal and Volta stop at branch 580; without this lock
 # apt would take the newest cuda-drivers, whose modules no longer drive those GPUs.
+# The lock raises the 580 versions of every driver package (*nvidia* catches the GL,
+# EGL and GLX libraries too, whose exact-version dependencies would otherwise clash);
+# packages with no 580 version (the container toolkit) keep their usual priority.
 pin_legacy_branch() {
 	write_file "$PIN_FILE" 0644 <<EOF
 # Written by gcloud-gpu (payloads/steps/20-nvidia-driver.sh): this machine's GPU needs
 # the proprietary kernel modules of driver branch $GG_LEGACY_BRANCH, the last that runs
 # Maxwell, Pascal and Volta GPUs.  Remove this file only with those GPUs gone.
-Package: cuda-drivers* nvidia-* libnvidia-* libcuda* libcudadebugger* libnvcuvid* libnvoptix* libnvsdm* firmware-nvidia-* xserver-xorg-video-nvidia*
+Package: cuda-drivers* *nvidia* libcuda* libcudadebugger* libnvcuvid* libnvoptix* libnvsdm* libxnvctrl*
 Pin: version $GG_LEGACY_BRANCH.*
 Pin-Priority: 1001
 EOF

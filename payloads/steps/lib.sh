@@ -19,6 +19,10 @@ if [ -z "${GCLOUD_GPU_RELEASE:-}" ]; then
 	GCLOUD_GPU_RELEASE="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 fi
 export GG_SYSROOT GCLOUD_GPU_ROOT GCLOUD_GPU_RELEASE
+# A runner started from a bare environment may lack these; appended, so that whatever
+# PATH the caller set (tests' stand-ins) still comes first.
+export PATH="${PATH:+$PATH:}/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+export HOME="${HOME:-/root}"
 
 # Where the Jupyter notebooks live on the host; they outlive every container.
 GG_NOTEBOOKS_DIR="$GG_SYSROOT/srv/gcloud-gpu/notebooks"
