@@ -6,7 +6,7 @@ set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-SECURE_BOOT_VAR="$GG_SYSROOT/sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-e0e2f0e53b8c"
+SECURE_BOOT_VAR="$GCLOUD_GPU_SYSROOT/sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c"
 
 secure_boot_on() {
 	[ -r "$SECURE_BOOT_VAR" ] || return 1
@@ -14,12 +14,12 @@ secure_boot_on() {
 	[ "$(od -An -tu1 -j4 -N1 "$SECURE_BOOT_VAR" | tr -d ' \n')" = 1 ]
 }
 
-free_kib() { df -Pk "$GG_SYSROOT/var" | awk 'NR == 2 { print $4 }'; }
+free_kib() { df -Pk "$GCLOUD_GPU_SYSROOT/var" | awk 'NR == 2 { print $4 }'; }
 
 # preflight: every test in turn; the first that fails is said in one line (die).
 preflight() {
 	progress 5 "checking the OS"
-	if [ -z "$GG_SYSROOT" ] && [ "$(id -u)" != 0 ]; then
+	if [ -z "$GCLOUD_GPU_SYSROOT" ] && [ "$(id -u)" != 0 ]; then
 		die "the recipe must run as root (the helper runs it with sudo)"
 	fi
 	if ! os_supported; then
@@ -76,7 +76,7 @@ preflight() {
 		need_gib=2 # the big downloads are done already
 	fi
 	avail="$(free_kib)"
-	[[ $avail =~ ^[0-9]+$ ]] || die "cannot read the free disk space of $GG_SYSROOT/var (df)"
+	[[ $avail =~ ^[0-9]+$ ]] || die "cannot read the free disk space of $GCLOUD_GPU_SYSROOT/var (df)"
 	if ((avail < need_gib * 1024 * 1024)); then
 		die "not enough free disk: $((avail / 1024 / 1024)) GiB free on /var, the recipe needs $need_gib GiB (driver, Docker and a CUDA image): resize the boot disk (gcloud compute disks resize) and push again"
 	fi

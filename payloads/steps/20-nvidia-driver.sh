@@ -15,8 +15,8 @@ set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-KEYRING="$GG_SYSROOT/usr/share/keyrings/cuda-archive-keyring.gpg"
-PIN_FILE="$GG_SYSROOT/etc/apt/preferences.d/gcloud-gpu-nvidia-driver"
+KEYRING="$GCLOUD_GPU_SYSROOT/usr/share/keyrings/cuda-archive-keyring.gpg"
+PIN_FILE="$GCLOUD_GPU_SYSROOT/etc/apt/preferences.d/gcloud-gpu-nvidia-driver"
 REBOOT_MARK="$GCLOUD_GPU_ROOT/driver-reboot"
 MAX_REBOOTS=2
 

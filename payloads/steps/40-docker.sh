@@ -6,8 +6,8 @@ set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-KEYRING="$GG_SYSROOT/usr/share/keyrings/docker.gpg"
-LIST="$GG_SYSROOT/etc/apt/sources.list.d/docker.list"
+KEYRING="$GCLOUD_GPU_SYSROOT/usr/share/keyrings/docker.gpg"
+LIST="$GCLOUD_GPU_SYSROOT/etc/apt/sources.list.d/docker.list"
 DOCKER_PKGS=(docker-ce docker-ce-cli containerd.io docker-buildx-plugin)
 
 docker_installed() {
@@ -36,7 +36,7 @@ install_from_docker() {
 	install_apt_key "$url/gpg" "$GG_FPR_DOCKER" "$KEYRING"
 	arch="$(dpkg --print-architecture)"
 	printf 'deb [arch=%s signed-by=%s] %s %s stable\n' \
-		"$arch" "${KEYRING#"$GG_SYSROOT"}" "$url" "$codename" | write_file "$LIST" 0644
+		"$arch" "${KEYRING#"$GCLOUD_GPU_SYSROOT"}" "$url" "$codename" | write_file "$LIST" 0644
 	progress 10 "updating package lists"
 	apt_update 10 25
 	progress 25 "installing Docker Engine"

@@ -9,8 +9,8 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 REPO=https://nvidia.github.io/libnvidia-container
-KEYRING="$GG_SYSROOT/usr/share/keyrings/nvidia-container-toolkit-keyring.gpg"
-LIST="$GG_SYSROOT/etc/apt/sources.list.d/nvidia-container-toolkit.list"
+KEYRING="$GCLOUD_GPU_SYSROOT/usr/share/keyrings/nvidia-container-toolkit-keyring.gpg"
+LIST="$GCLOUD_GPU_SYSROOT/etc/apt/sources.list.d/nvidia-container-toolkit.list"
 
 runtime_registered() {
 	docker info --format '{{json .Runtimes}}' 2>/dev/null | grep -q '"nvidia"'
@@ -30,7 +30,7 @@ step_apply() {
 		# $(ARCH) is apt's, not the shell's.
 		# shellcheck disable=SC2016
 		printf 'deb [signed-by=%s] %s/stable/deb/$(ARCH) /\n' \
-			"${KEYRING#"$GG_SYSROOT"}" "$REPO" | write_file "$LIST" 0644
+			"${KEYRING#"$GCLOUD_GPU_SYSROOT"}" "$REPO" | write_file "$LIST" 0644
 		progress 10 "updating package lists"
 		apt_update 10 25
 		progress 25 "installing nvidia-container-toolkit"

@@ -113,7 +113,7 @@ step_apply() {
 		die "the Jupyter container stopped right after it started: its last lines follow" "$(container_logs)"
 	fi
 	remove_old_images "$tag"
-	log "Jupyter runs in container $GG_CONTAINER on 127.0.0.1:8888; notebooks in ${GG_NOTEBOOKS_DIR#"$GG_SYSROOT"}"
+	log "Jupyter runs in container $GG_CONTAINER on 127.0.0.1:8888; notebooks in ${GG_NOTEBOOKS_DIR#"$GCLOUD_GPU_SYSROOT"}"
 	progress 100 "Jupyter container running"
 }
 

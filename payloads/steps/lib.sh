@@ -6,26 +6,26 @@
 #   GCLOUD_GPU_ROOT     the helper's state root (default /var/lib/gcloud-gpu); the
 #                       Jupyter token lives in $GCLOUD_GPU_ROOT/jupyter-token (0600).
 #   GCLOUD_GPU_RELEASE  the unpacked payload (default: the directory above steps/).
-#   GG_SYSROOT          prefix for every host file the steps read or write (default
+#   GCLOUD_GPU_SYSROOT          prefix for every host file the steps read or write (default
 #                       empty); tests point it at a sandbox.  Commands come from PATH.
 #   GG_ALLOW_NO_GPU=1   (or a file "allow-no-gpu" in the payload) allows a CPU-only run.
 #   GCLOUD_GPU_BOOT_ID_FILE  where the boot id is read (as for the helper).
 #
 # Progress goes to fd 3 as "progress PCT MESSAGE"; everything else is the step's log.
 
-GG_SYSROOT="${GG_SYSROOT:-}"
+GCLOUD_GPU_SYSROOT="${GCLOUD_GPU_SYSROOT:-}"
 GCLOUD_GPU_ROOT="${GCLOUD_GPU_ROOT:-/var/lib/gcloud-gpu}"
 if [ -z "${GCLOUD_GPU_RELEASE:-}" ]; then
 	GCLOUD_GPU_RELEASE="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 fi
-export GG_SYSROOT GCLOUD_GPU_ROOT GCLOUD_GPU_RELEASE
+export GCLOUD_GPU_SYSROOT GCLOUD_GPU_ROOT GCLOUD_GPU_RELEASE
 # A runner started from a bare environment may lack these; appended, so that whatever
 # PATH the caller set (tests' stand-ins) still comes first.
 export PATH="${PATH:+$PATH:}/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 export HOME="${HOME:-/root}"
 
 # Where the Jupyter notebooks live on the host; they outlive every container.
-GG_NOTEBOOKS_DIR="$GG_SYSROOT/srv/gcloud-gpu/notebooks"
+GG_NOTEBOOKS_DIR="$GCLOUD_GPU_SYSROOT/srv/gcloud-gpu/notebooks"
 GG_CONTAINER=gcloud-gpu-jupyter
 GG_IMAGE_REPO=gcloud-gpu-jupyter
 # The last driver branch that still runs Maxwell, Pascal and Volta GPUs.
@@ -95,7 +95,7 @@ write_file() {
 sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
 
 boot_id() {
-	local f="${GCLOUD_GPU_BOOT_ID_FILE:-$GG_SYSROOT/proc/sys/kernel/random/boot_id}"
+	local f="${GCLOUD_GPU_BOOT_ID_FILE:-$GCLOUD_GPU_SYSROOT/proc/sys/kernel/random/boot_id}"
 	if [ -r "$f" ]; then cat "$f"; else echo unknown; fi
 }
 
@@ -103,8 +103,8 @@ boot_id() {
 
 # os_field NAME: a field of os-release (ID, VERSION_ID, VERSION_CODENAME, PRETTY_NAME).
 os_field() {
-	local f="$GG_SYSROOT/etc/os-release"
-	[ -r "$f" ] || f="$GG_SYSROOT/usr/lib/os-release"
+	local f="$GCLOUD_GPU_SYSROOT/etc/os-release"
+	[ -r "$f" ] || f="$GCLOUD_GPU_SYSROOT/usr/lib/os-release"
 	[ -r "$f" ] || return 0
 	# shellcheck disable=SC1090
 	(. "$f" && eval "printf '%s\n' \"\${$1:-}\"")
@@ -148,7 +148,7 @@ cuda_arch() {
 # nvidia_gpus: "DEVICE_ID PCI_ADDRESS" for every NVIDIA display-class PCI function.
 nvidia_gpus() {
 	local d vendor class device
-	for d in "$GG_SYSROOT"/sys/bus/pci/devices/*; do
+	for d in "$GCLOUD_GPU_SYSROOT"/sys/bus/pci/devices/*; do
 		if [ ! -r "$d/vendor" ] || [ ! -r "$d/class" ] || [ ! -r "$d/device" ]; then
 			continue
 		fi
@@ -228,8 +228,8 @@ allow_no_gpu() {
 
 # driver_works: nvidia-smi answers against a loaded kernel module.
 driver_works() {
-	{ [ -r "$GG_SYSROOT/proc/driver/nvidia/version" ] ||
-		grep -q '^nvidia ' "$GG_SYSROOT/proc/modules" 2>/dev/null; } &&
+	{ [ -r "$GCLOUD_GPU_SYSROOT/proc/driver/nvidia/version" ] ||
+		grep -q '^nvidia ' "$GCLOUD_GPU_SYSROOT/proc/modules" 2>/dev/null; } &&
 		nvidia-smi -L >/dev/null 2>&1
 }
 
@@ -310,7 +310,7 @@ apt_progress() {
 # apt_unbreak: finish a dpkg run that a crash or reboot cut off (apt refuses to work
 # until it is done).
 apt_unbreak() {
-	local d="$GG_SYSROOT/var/lib/dpkg/updates" i
+	local d="$GCLOUD_GPU_SYSROOT/var/lib/dpkg/updates" i
 	if [ -d "$d" ] && [ -n "$(ls -A "$d" 2>/dev/null)" ]; then
 		log "finishing an interrupted dpkg run (dpkg --configure -a)"
 		for i in 1 2 3 4 5 6 7 8 9 10; do

@@ -29,7 +29,7 @@
 #
 # Environment, for trying the script without a GPU (tests/integration/t4002-*.sh):
 #   GCLOUD_GPU_SYSROOT  read /etc, /sys, /proc, /run under this root (the probe and the
-#                       recipe, as GG_SYSROOT, too); step 5 is then skipped, since its
+#                       recipe read it too); step 5 is then skipped, since its
 #                       `apply` runs would act on the real machine
 #   GG_HELPER           the helper binary (default build/helper/gcloud-gpu-helper)
 set -u
@@ -361,7 +361,7 @@ if [ -n "$kind" ] && [ "$kind" != null ]; then
 fi
 if [ -f "$STEPS/20-nvidia-driver.sh" ]; then
 	while read -r id _addr _cc; do
-		step_f=$(GG_SYSROOT=$SYSROOT limited 10 bash "$STEPS/20-nvidia-driver.sh" flavour "$id" 2>&1)
+		step_f=$(GCLOUD_GPU_SYSROOT=$SYSROOT limited 10 bash "$STEPS/20-nvidia-driver.sh" flavour "$id" 2>&1)
 		i=0
 		probe_f=
 		while [ "$i" -lt "$(j nvidia_smi.gpus.count)" ]; do
@@ -371,7 +371,7 @@ if [ -f "$STEPS/20-nvidia-driver.sh" ]; then
 		same "flavour of $id" "$step_f" "$probe_f" "20-nvidia-driver.sh flavour $id"
 	done <"$WORK/gpu-ids"
 	if [ -s "$WORK/sys-gpus" ]; then
-		step_f=$(GG_SYSROOT=$SYSROOT limited 10 bash "$STEPS/20-nvidia-driver.sh" flavour 2>&1)
+		step_f=$(GCLOUD_GPU_SYSROOT=$SYSROOT limited 10 bash "$STEPS/20-nvidia-driver.sh" flavour 2>&1)
 		same "machine flavour" "$step_f" "$(j driver_flavour.flavour)" "20-nvidia-driver.sh flavour"
 	else
 		skip "20-nvidia-driver.sh flavour (this machine's): it reads /sys/bus/pci, which shows no GPU here"
@@ -386,7 +386,7 @@ section "recipe checks"
 # run_step NAME ARG: the step under a timeout, output to $WORK/NAME.ARG.out; sets rc.
 run_step() {
 	local script=$STEPS/$1.sh
-	GG_SYSROOT=$SYSROOT GCLOUD_GPU_ROOT=$WORK/state GCLOUD_GPU_RELEASE=$TOP/payloads \
+	GCLOUD_GPU_SYSROOT=$SYSROOT GCLOUD_GPU_ROOT=$WORK/state GCLOUD_GPU_RELEASE=$TOP/payloads \
 		limited "$3" bash "$script" "$2" >"$WORK/$1.$2.out" 2>&1 3>"$WORK/$1.$2.progress" </dev/null
 	rc=$?
 }

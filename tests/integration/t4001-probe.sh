@@ -152,7 +152,7 @@ if [ -f "$DRIVER_STEP" ]; then
 			pci_function "$TEST_DIR/gen" 0000:00:04.0 0x10de "$id" 0x030200 &&
 			probe "$TEST_DIR/gen" "$TEST_DIR/empty-bin" >"$TEST_DIR/gen.json" &&
 			c=$(get "$TEST_DIR/gen.json" pci.devices.0.flavour) &&
-			sh=$(GG_SYSROOT=$TEST_DIR/gen bash "$DRIVER_STEP" flavour "$id"; true) &&
+			sh=$(GCLOUD_GPU_SYSROOT=$TEST_DIR/gen bash "$DRIVER_STEP" flavour "$id"; true) &&
 			echo "$id: probe $c, step $sh" &&
 			[ "$c" = "$sh" ] || return 1
 		done

@@ -101,9 +101,9 @@ sandbox() {
 	esac >"$SB/root/etc/os-release"
 	echo "boot-1" >"$SB/root/proc/sys/kernel/random/boot_id"
 	if [ "$sb" = on ]; then
-		printf '\x06\x00\x00\x00\x01' >"$SB/root/sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-e0e2f0e53b8c"
+		printf '\x06\x00\x00\x00\x01' >"$SB/root/sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c"
 	else
-		printf '\x06\x00\x00\x00\x00' >"$SB/root/sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-e0e2f0e53b8c"
+		printf '\x06\x00\x00\x00\x00' >"$SB/root/sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c"
 	fi
 	# Every machine has a network card; the GPU, when there is one, is a 3D controller.
 	pci_dev 0000:00:03.0 0x1af4 0x1000 0x020000
@@ -116,7 +116,7 @@ sandbox() {
 	mkdir -p "$SB/release"
 	cp -R "$GG_SOURCE_DIR/payloads/." "$SB/release/"
 	rm -f "$SB/release/debs/"*.deb
-	export GG_SYSROOT="$SB/root" GCLOUD_GPU_ROOT="$SB/ggroot" GCLOUD_GPU_RELEASE="$SB/release"
+	export GCLOUD_GPU_SYSROOT="$SB/root" GCLOUD_GPU_ROOT="$SB/ggroot" GCLOUD_GPU_RELEASE="$SB/release"
 	export FAKE_STATE="$SB/state" FAKE_LOG="$SB/calls"
 	export PATH="$SB/bin:${ORIG_PATH:=$PATH}"
 }
@@ -141,12 +141,12 @@ steps_in_order() {
 
 fake_reboot() {
 	local n
-	n=$(($(sed 's/boot-//' "$GG_SYSROOT/proc/sys/kernel/random/boot_id") + 1))
-	echo "boot-$n" >"$GG_SYSROOT/proc/sys/kernel/random/boot_id"
-	rm -rf "$GG_SYSROOT/proc/driver/nvidia" "$FAKE_STATE/docker/active"
+	n=$(($(sed 's/boot-//' "$GCLOUD_GPU_SYSROOT/proc/sys/kernel/random/boot_id") + 1))
+	echo "boot-$n" >"$GCLOUD_GPU_SYSROOT/proc/sys/kernel/random/boot_id"
+	rm -rf "$GCLOUD_GPU_SYSROOT/proc/driver/nvidia" "$FAKE_STATE/docker/active"
 	if [ -e "$FAKE_STATE/pkgs/nvidia-open" ] || [ -e "$FAKE_STATE/pkgs/cuda-drivers" ]; then
-		mkdir -p "$GG_SYSROOT/proc/driver/nvidia"
-		echo "NVRM version: fake" >"$GG_SYSROOT/proc/driver/nvidia/version"
+		mkdir -p "$GCLOUD_GPU_SYSROOT/proc/driver/nvidia"
+		echo "NVRM version: fake" >"$GCLOUD_GPU_SYSROOT/proc/driver/nvidia/version"
 	fi
 	if [ -e "$FAKE_STATE/docker/enabled" ]; then
 		touch "$FAKE_STATE/docker/active"

@@ -15,7 +15,7 @@
 #   docker/c/NAME/            a container: argv, env (from --env-file), publish, running
 # and they write the host files a real package would (keyrings, sources lists,
 # /proc/driver/nvidia/version once the module "loads", /etc/docker/daemon.json) under
-# $GG_SYSROOT.
+# $GCLOUD_GPU_SYSROOT.
 #
 # Knobs (environment): FAKE_OFFLINE=1 (no host answers), FAKE_UNREACHABLE="host ..."
 # (those hosts do not answer), FAKE_BAD_KEY="host ..." (their signing key has another
@@ -33,7 +33,7 @@ cmd="$(basename "$0")"
 } >>"${FAKE_LOG:?}"
 
 S="${FAKE_STATE:?}"
-R="${GG_SYSROOT:?}"
+R="${GCLOUD_GPU_SYSROOT:?}"
 mkdir -p "$S/pkgs" "$S/held" "$S/docker/images" "$S/docker/c"
 
 installed() { [ -f "$S/pkgs/$1" ]; }

@@ -9,12 +9,12 @@ t "Docker Engine from Docker's repository, key checked, enabled at boot"
 sandbox ubuntu2404 l4
 refute "check fails" step 40-docker check
 step 40-docker apply || fail "apply failed"
-list="$GG_SYSROOT/etc/apt/sources.list.d/docker.list"
+list="$GCLOUD_GPU_SYSROOT/etc/apt/sources.list.d/docker.list"
 assert "docker.list for noble, signed-by the stored key" \
 	grep -qx 'deb \[arch=amd64 signed-by=/usr/share/keyrings/docker.gpg\] https://download.docker.com/linux/ubuntu noble stable' "$list"
 assert "key fingerprint checked before it is stored" \
 	before '^gpg .*--show-keys .*key\.asc$' '^gpg .*--dearmor '
-assert "keyring stored" [ -s "$GG_SYSROOT/usr/share/keyrings/docker.gpg" ]
+assert "keyring stored" [ -s "$GCLOUD_GPU_SYSROOT/usr/share/keyrings/docker.gpg" ]
 assert "docker-ce and friends" log_has '^apt-get .* install docker-ce docker-ce-cli containerd.io docker-buildx-plugin$'
 assert "enabled and started" log_has '^systemctl enable --now docker$'
 assert "check passes" step 40-docker check
@@ -23,13 +23,13 @@ assert "progress" progress_ok
 t "Debian gets Docker's Debian repository"
 sandbox debian12 a100
 step 40-docker apply || fail "apply failed"
-assert "docker.list for bookworm" grep -q 'https://download.docker.com/linux/debian bookworm stable' "$GG_SYSROOT/etc/apt/sources.list.d/docker.list"
+assert "docker.list for bookworm" grep -q 'https://download.docker.com/linux/debian bookworm stable' "$GCLOUD_GPU_SYSROOT/etc/apt/sources.list.d/docker.list"
 
 t "download.docker.com unreachable: the distribution's docker.io"
 sandbox ubuntu2204 t4
 FAKE_UNREACHABLE=download.docker.com step 40-docker apply || fail "apply failed"
 assert "docker.io installed" log_has '^apt-get .* install docker.io$'
-assert "no docker.list left behind" [ ! -e "$GG_SYSROOT/etc/apt/sources.list.d/docker.list" ]
+assert "no docker.list left behind" [ ! -e "$GCLOUD_GPU_SYSROOT/etc/apt/sources.list.d/docker.list" ]
 assert "says why" out_has "cannot reach download.docker.com: trying the distribution's docker.io"
 assert "check passes" step 40-docker check
 
@@ -45,7 +45,7 @@ rc=0
 FAKE_BAD_KEY=download.docker.com step 40-docker apply || rc=$?
 assert "fails" [ "$rc" = 1 ]
 assert "says why" out_has "the signing key at https://download.docker.com/linux/ubuntu/gpg is not the one expected (fingerprint 9DC858229FC7DD38854AE2D88D81803C0EBFCD88): refusing it"
-assert "no key stored" [ ! -e "$GG_SYSROOT/usr/share/keyrings/docker.gpg" ]
+assert "no key stored" [ ! -e "$GCLOUD_GPU_SYSROOT/usr/share/keyrings/docker.gpg" ]
 
 t "no network at all: one clear line"
 sandbox ubuntu2204 t4
@@ -73,7 +73,7 @@ step 50-container-toolkit apply || fail "apply failed"
 # shellcheck disable=SC2016 # $(ARCH) is apt's
 assert "toolkit list with the key and apt's \$(ARCH)" grep -qxF \
 	'deb [signed-by=/usr/share/keyrings/nvidia-container-toolkit-keyring.gpg] https://nvidia.github.io/libnvidia-container/stable/deb/$(ARCH) /' \
-	"$GG_SYSROOT/etc/apt/sources.list.d/nvidia-container-toolkit.list"
+	"$GCLOUD_GPU_SYSROOT/etc/apt/sources.list.d/nvidia-container-toolkit.list"
 assert "key pinned" log_has '^gpg .*--show-keys '
 assert "update, then install" before '^apt-get .* update$' '^apt-get .* install nvidia-container-toolkit$'
 assert "install, then configure" before 'install nvidia-container-toolkit$' '^nvidia-ctk runtime configure --runtime=docker$'

@@ -48,7 +48,7 @@ assert "held again" [ -e "$FAKE_STATE/held/nvidia-open" ]
 
 t "an interrupted dpkg run is finished before apt-get runs"
 sandbox ubuntu2204 t4
-touch "$GG_SYSROOT/var/lib/dpkg/updates/0001"
+touch "$GCLOUD_GPU_SYSROOT/var/lib/dpkg/updates/0001"
 step 20-nvidia-driver apply || true
 assert "dpkg --configure -a ran" log_has '^dpkg --configure -a$'
 assert "before apt-get" before '^dpkg --configure -a$' '^apt-get '
@@ -63,8 +63,8 @@ assert "check passes" step 20-nvidia-driver check
 
 t "a machine whose driver already works: check passes, apply is skipped"
 sandbox ubuntu2204 t4
-mkdir -p "$GG_SYSROOT/proc/driver/nvidia"
-echo "NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  570.86.15" >"$GG_SYSROOT/proc/driver/nvidia/version"
+mkdir -p "$GCLOUD_GPU_SYSROOT/proc/driver/nvidia"
+echo "NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  570.86.15" >"$GCLOUD_GPU_SYSROOT/proc/driver/nvidia/version"
 assert "check passes" step 20-nvidia-driver check
 run_recipe || fail "recipe failed on a machine with a working driver: $(cat "$SB/failed")"
 assert "the runner skipped the driver step" grep -qx 20-nvidia-driver "$SB/skipped"
@@ -73,7 +73,7 @@ refute "no driver package touched" log_has "(cuda-keyring|nvidia-open|cuda-drive
 t "a loaded module listed in /proc/modules counts too"
 # as read on an H200 VM (0x2335, class 0x030200, open modules 580.159.04)
 sandbox ubuntu2404 h200
-printf 'nvidia_uvm 1830912 - - Live 0xffffffffc080c000 (O)\nnvidia 14299136 - - Live 0xffffffffc0400000 (O)\n' >"$GG_SYSROOT/proc/modules"
+printf 'nvidia_uvm 1830912 - - Live 0xffffffffc080c000 (O)\nnvidia 14299136 - - Live 0xffffffffc0400000 (O)\n' >"$GCLOUD_GPU_SYSROOT/proc/modules"
 assert "check passes" step 20-nvidia-driver check
 FAKE_NVSMI=fail refute "but not when nvidia-smi fails" step 20-nvidia-driver check
 
@@ -105,11 +105,11 @@ assert "first: 100" [ "$rc" = 100 ]
 rc=0
 step 20-nvidia-driver apply || rc=$?
 assert "same boot again: 100" [ "$rc" = 100 ]
-echo boot-2 >"$GG_SYSROOT/proc/sys/kernel/random/boot_id" # rebooted, module still absent
+echo boot-2 >"$GCLOUD_GPU_SYSROOT/proc/sys/kernel/random/boot_id" # rebooted, module still absent
 rc=0
 step 20-nvidia-driver apply || rc=$?
 assert "after one reboot: one more try (100)" [ "$rc" = 100 ]
-echo boot-3 >"$GG_SYSROOT/proc/sys/kernel/random/boot_id"
+echo boot-3 >"$GCLOUD_GPU_SYSROOT/proc/sys/kernel/random/boot_id"
 rc=0
 step 20-nvidia-driver apply || rc=$?
 assert "after two reboots: failure" [ "$rc" = 1 ]

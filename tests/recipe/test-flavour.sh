@@ -10,7 +10,7 @@ DRIVER="$GG_SOURCE_DIR/payloads/steps/20-nvidia-driver.sh"
 # flavour_is ID WANT EXIT: `20-nvidia-driver.sh flavour ID` prints WANT, exits EXIT.
 flavour_is() {
 	local out rc=0
-	out="$(env -u GG_SYSROOT bash "$DRIVER" flavour "$1" 2>&1)" || rc=$?
+	out="$(env -u GCLOUD_GPU_SYSROOT bash "$DRIVER" flavour "$1" 2>&1)" || rc=$?
 	[ "$out" = "$2" ] || fail "flavour $1: printed '$out', expected '$2'"
 	[ "$rc" = "$3" ] || fail "flavour $1: exit $rc, expected $3"
 }
@@ -57,7 +57,7 @@ for gpu in t4 l4 a100 h100; do
 	assert "$gpu: exit 100 after the install (got $rc)" [ "$rc" = 100 ]
 	assert "$gpu: installs nvidia-open" log_has '^apt-get .* install linux-headers-[^ ]+ nvidia-open$'
 	refute "$gpu: does not install cuda-drivers" log_has "install.*cuda-drivers"
-	assert "$gpu: no branch lock for the open modules" [ ! -e "$GG_SYSROOT/etc/apt/preferences.d/gcloud-gpu-nvidia-driver" ]
+	assert "$gpu: no branch lock for the open modules" [ ! -e "$GCLOUD_GPU_SYSROOT/etc/apt/preferences.d/gcloud-gpu-nvidia-driver" ]
 done
 
 t "a V100 and a P100 get the proprietary modules, locked to branch 580"
@@ -68,7 +68,7 @@ for gpu in v100 p100; do
 	assert "$gpu: exit 100 after the install (got $rc)" [ "$rc" = 100 ]
 	assert "$gpu: installs cuda-drivers" log_has '^apt-get .* install linux-headers-[^ ]+ cuda-drivers$'
 	refute "$gpu: does not install nvidia-open" log_has "install.*nvidia-open"
-	pin="$GG_SYSROOT/etc/apt/preferences.d/gcloud-gpu-nvidia-driver"
+	pin="$GCLOUD_GPU_SYSROOT/etc/apt/preferences.d/gcloud-gpu-nvidia-driver"
 	assert "$gpu: branch lock written" grep -q '^Pin: version 580\.\*$' "$pin"
 	assert "$gpu: the 580 branch is what got installed" grep -q '^580\.' "$FAKE_STATE/pkgs/cuda-drivers"
 done

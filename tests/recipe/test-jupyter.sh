@@ -25,8 +25,8 @@ assert "--restart unless-stopped" argv_pair --restart unless-stopped
 assert "published on loopback only" argv_pair --publish 127.0.0.1:8888:8888
 assert "no other publish" [ "$(grep -cxE -- '--publish|-p' "$FAKE_STATE/docker/c/$C/argv")" = 1 ]
 assert "token through a file" argv_pair --env-file "$GCLOUD_GPU_ROOT/jupyter.env"
-assert "notebooks on the host" argv_pair --volume "$GG_SYSROOT/srv/gcloud-gpu/notebooks:/notebooks"
-assert "notebooks directory exists" [ -d "$GG_SYSROOT/srv/gcloud-gpu/notebooks" ]
+assert "notebooks on the host" argv_pair --volume "$GCLOUD_GPU_SYSROOT/srv/gcloud-gpu/notebooks:/notebooks"
+assert "notebooks directory exists" [ -d "$GCLOUD_GPU_SYSROOT/srv/gcloud-gpu/notebooks" ]
 assert "image tagged by the Dockerfile's hash" argv_has "gcloud-gpu-jupyter:$(sha256sum <"$GCLOUD_GPU_RELEASE/Dockerfile" | cut -c1-16)"
 assert "built before run" before '^docker build ' '^docker run '
 
@@ -94,7 +94,7 @@ assert "says why" out_has "Jupyter is published on 0.0.0.0:8888, not on 127.0.0.
 
 t "verify refuses a container that does not see the GPU"
 up ubuntu2204 l4
-rm -rf "$GG_SYSROOT/proc/driver/nvidia" # the framework will list no GPU
+rm -rf "$GCLOUD_GPU_SYSROOT/proc/driver/nvidia" # the framework will list no GPU
 rc=0
 step 80-verify apply || rc=$?
 assert "fails" [ "$rc" = 1 ]

@@ -27,7 +27,7 @@ fails_with "unsupported OS: Ubuntu 20.04.6 LTS; the recipe supports Ubuntu 22.04
 sandbox rocky9 a100
 fails_with "unsupported OS: Rocky Linux 9.4 (Blue Onyx)"
 sandbox ubuntu2204 t4
-rm "$GG_SYSROOT/etc/os-release"
+rm "$GCLOUD_GPU_SYSROOT/etc/os-release"
 fails_with "unsupported OS: an unknown OS (no /etc/os-release)"
 
 t "no NVIDIA device fails clearly, unless a CPU-only dry run is asked for"
@@ -52,8 +52,8 @@ sandbox ubuntu2204 t4 on
 fails_with "Secure Boot is on"
 assert "explains the choice" out_has "needs someone at the VM's boot console"
 assert "names the fix" out_has "--no-shielded-secure-boot"
-mkdir -p "$GG_SYSROOT/proc/driver/nvidia"
-echo "NVRM version: signed" >"$GG_SYSROOT/proc/driver/nvidia/version"
+mkdir -p "$GCLOUD_GPU_SYSROOT/proc/driver/nvidia"
+echo "NVRM version: signed" >"$GCLOUD_GPU_SYSROOT/proc/driver/nvidia/version"
 assert "working driver: check passes" step 10-preflight check
 
 t "too little free disk fails clearly"
