@@ -28,6 +28,7 @@ install_from_docker() {
 	codename="$(os_field VERSION_CODENAME)"
 	url="https://download.docker.com/linux/$id"
 	if ! net_ok "$url/gpg"; then
+		DOCKER_REPO_UNREACHABLE=1
 		log "cannot reach download.docker.com: trying the distribution's docker.io"
 		rm -f "$LIST"
 		return 1
@@ -50,8 +51,14 @@ install_from_distro() {
 	progress 30 "updating package lists"
 	apt_update 30 40
 	progress 40 "installing docker.io"
-	apt_get 40 90 install docker.io ||
-		die "installing Docker failed both from Docker's repository and as the distribution's docker.io: see apt-get's output above"
+	if apt_get 40 90 install docker.io; then
+		return 0
+	fi
+	# apt-get update succeeds without a network (it only warns), so say it here.
+	if [ -n "${DOCKER_REPO_UNREACHABLE:-}" ]; then
+		die "cannot install Docker: no network (download.docker.com is unreachable and the distribution's docker.io did not install)"
+	fi
+	die "installing Docker failed both from Docker's repository and as the distribution's docker.io: see apt-get's output above"
 }
 
 step_apply() {

@@ -10,7 +10,8 @@ set -euo pipefail
 DOCKERFILE="$GCLOUD_GPU_RELEASE/Dockerfile"
 
 step_check() {
-	docker info >/dev/null 2>&1 && image_present "$(image_tag)"
+	command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1 &&
+		image_present "$(image_tag)"
 }
 
 # base_images: the images the Dockerfile starts FROM (not its own stages, not scratch,
