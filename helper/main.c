@@ -16,6 +16,15 @@
 
 static const struct helper_command commands[] = {
 	{ "version", cmd_version, "", "print the helper and protocol versions as JSON" },
+	{ "have", cmd_have, "< MANIFEST", "store the manifest; print the blobs missing and their offsets" },
+	{ "recv", cmd_recv, "< TAR.ZST", "store blobs <sha256> or <sha256>.<offset> (resumed), verified" },
+	{ "unpack", cmd_unpack, "ARCHIVE DEST", "extract an untrusted tar(.zst) safely into DEST" },
+	{ "apply", cmd_apply, "MANIFEST-SHA256", "verify, lay out the release, start the runner, follow it" },
+	{ "follow", cmd_follow, "[--from SEQ] [--no-wait]", "stream the events until the plan ends" },
+	{ "resume", cmd_resume, "[--from SEQ]", "start the runner again if the plan is unfinished; follow" },
+	{ "ensure", cmd_ensure, "[--from SEQ]", "run the last plan again (every check); follow" },
+	{ "status", cmd_status, "", "the plan, each step's state, boot id, last seq as JSON" },
+	{ "run", cmd_run, "", "(internal) the step runner that apply starts detached" },
 };
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
 
