@@ -111,7 +111,9 @@ static int check_entry(struct archive_entry *entry, char **cause)
 		gg_fail_wrap(cause, r, "refused entry '%s'", raw);
 		goto out;
 	}
-	if (type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK) {
+	/* A hard link entry may carry no file type of its own; its target is checked below. */
+	if (type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK &&
+	    !(type == 0 && archive_entry_hardlink(entry) != NULL)) {
 		gg_fail(cause, r, "refused entry '%s': device node, fifo or socket", raw);
 		goto out;
 	}
