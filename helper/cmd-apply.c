@@ -72,8 +72,8 @@ static int rebooting_here(struct helper_context *ctx, json_t *state)
  * Under the lock: start plan sha256 (NULL: the state's) as mode says and spawn the
  * runner; *from is where the caller's stream starts.
  */
-static int start_locked(struct helper_context *ctx, const char *sha256, enum start_mode mode,
-			long long *from, char **cause)
+static int start_locked(struct helper_context *ctx, int lock, const char *sha256,
+			enum start_mode mode, long long *from, char **cause)
 {
 	struct gg_manifest m = GG_MANIFEST_INIT;
 	struct gg_journal j = GG_JOURNAL_INIT;
@@ -93,7 +93,7 @@ static int start_locked(struct helper_context *ctx, const char *sha256, enum sta
 	if (gg_plan_unfinished(state) && plan != NULL && strcmp(plan, sha256) == 0) {
 		/* The same plan is unfinished: continue it, whatever the mode. */
 		*from = json_integer_value(json_object_get(state, "plan_seq"));
-		r = rebooting_here(ctx, state) ? 0 : gg_runner_spawn(ctx, cause);
+		r = rebooting_here(ctx, state) ? 0 : gg_runner_spawn(ctx, lock, cause);
 		goto out;
 	}
 	if (mode == START_RESUME) {
@@ -106,7 +106,7 @@ static int start_locked(struct helper_context *ctx, const char *sha256, enum sta
 	    (r = gg_journal_open(&j, ctx->root, cause)) != 0 ||
 	    (r = gg_plan_start(ctx->root, &j, sha256, &m, from, cause)) != 0)
 		goto out;
-	r = gg_runner_spawn(ctx, cause);
+	r = gg_runner_spawn(ctx, lock, cause);
 out:
 	gg_journal_close(&j);
 	gg_manifest_release(&m);
@@ -132,7 +132,7 @@ static int start_and_follow(struct helper_context *ctx, const char *sha256, enum
 	} else if (r != 0) {
 		return r;
 	} else {
-		r = start_locked(ctx, sha256, mode, &plan_from, cause);
+		r = start_locked(ctx, lock, sha256, mode, &plan_from, cause);
 		close(lock);
 		if (r != 0)
 			return r;

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -408,6 +409,10 @@ static int install_boot_unit(struct runner *rn, char **cause)
 		r = gg_fail(cause, GG_HELPER_SYSTEM, "out of memory");
 		goto out;
 	}
+	if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+		r = gg_fail_errno(cause, GG_HELPER_SYSTEM, errno, "cannot create '%s'", dir);
+		goto out;
+	}
 	if ((r = gg_write_file_atomic(path, unit.data, unit.len, 0644, cause)) != 0)
 		goto out;
 	if (mkdir(wants, 0755) != 0 && errno != EEXIST) {
@@ -473,8 +478,11 @@ static int do_reboot(struct runner *rn, char **cause)
 	char *reboot[] = { "/sbin/reboot", NULL };
 	int r;
 
+	/* The unit first: a plan marked "rebooting" must be able to come back by itself. */
+	if ((r = install_boot_unit(rn, cause)) != 0)
+		return r;
 	json_object_set_new(rn->state, "reboot_boot_id", json_string(rn->boot_id));
-	if ((r = set_state(rn, "rebooting", cause)) != 0 || (r = install_boot_unit(rn, cause)) != 0)
+	if ((r = set_state(rn, "rebooting", cause)) != 0)
 		return r;
 	if ((r = gg_journal_emit(&rn->journal, GG_EVENT_REBOOT,
 				 json_pack("{s:s}", "boot_id", rn->boot_id), NULL, cause)) != 0)
@@ -485,11 +493,13 @@ static int do_reboot(struct runner *rn, char **cause)
 		r = run_command(systemctl);
 	else
 		r = run_command(reboot);
-	if (r != 0)
-		return gg_fail(cause, GG_HELPER_SYSTEM,
-			       "the reboot command failed (exit %d); reboot the VM, the plan resumes after it",
-			       r);
-	return 0;
+	if (r == 0)
+		return 0;
+	gg_fail(cause, GG_HELPER_SYSTEM,
+		"the reboot command failed (exit %d); reboot the VM, the plan resumes after it", r);
+	/* Say it where the client looks, too. */
+	gg_journal_emit(&rn->journal, GG_EVENT_LOG, json_pack("{s:s}", "msg", *cause), NULL, NULL);
+	return GG_HELPER_SYSTEM;
 }
 
 /* The plan ended: done or failed. */
@@ -587,10 +597,10 @@ static int run_plan(struct runner *rn, char **cause)
 	return finish(rn, 0, cause);
 }
 
-int gg_runner_run(struct helper_context *ctx, char **cause)
+int gg_runner_run(struct helper_context *ctx, int lock_fd, char **cause)
 {
 	struct runner rn;
-	int lock = -1, r;
+	int lock = lock_fd, r = 0;
 
 	memset(&rn, 0, sizeof rn);
 	rn.ctx = ctx;
@@ -599,8 +609,13 @@ int gg_runner_run(struct helper_context *ctx, char **cause)
 	gg_buf_init(&rn.progress);
 	gg_read_boot_id(ctx->boot_id_file, rn.boot_id);
 	umask(077);
+	/* A lock handed over by apply is ours already (flock belongs to the open file). */
+	if (lock >= 0 && (flock(lock, LOCK_EX | LOCK_NB) != 0 || fcntl(lock, F_SETFD, FD_CLOEXEC) != 0)) {
+		close(lock);
+		lock = -1;
+	}
 	if ((r = gg_root_prepare(ctx->root, cause)) != 0 ||
-	    (r = gg_lock_take(ctx->root, GG_RUNNER_LOCK_WAIT_MS, &lock, cause)) != 0 ||
+	    (lock < 0 && (r = gg_lock_take(ctx->root, GG_RUNNER_LOCK_WAIT_MS, &lock, cause)) != 0) ||
 	    (r = gg_journal_open(&rn.journal, ctx->root, cause)) != 0 ||
 	    (r = gg_state_load(ctx->root, &rn.state, cause)) != 0)
 		goto out;
@@ -658,7 +673,7 @@ static int spawn_systemd(struct helper_context *ctx, const char *systemd_run)
 	return r;
 }
 
-int gg_runner_spawn(struct helper_context *ctx, char **cause)
+int gg_runner_spawn(struct helper_context *ctx, int lock_fd, char **cause)
 {
 	const char *systemd_run = systemd_run_path();
 	char *log = NULL;
@@ -677,7 +692,7 @@ int gg_runner_spawn(struct helper_context *ctx, char **cause)
 	}
 	if (pid == 0) {
 		/* First child: a new session, then a grandchild that no terminal can reach. */
-		char *argv[] = { (char *)ctx->self, "run", NULL };
+		char *argv[] = { (char *)ctx->self, "run", "--lock-fd", "3", NULL };
 
 		if (setsid() < 0)
 			_exit(1);
@@ -688,9 +703,9 @@ int gg_runner_spawn(struct helper_context *ctx, char **cause)
 		if (fd < 0 || dup2(fd, 0) < 0)
 			_exit(1);
 		fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-		if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
+		if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0 || dup2(lock_fd, 3) < 0)
 			_exit(1);
-		closefrom(3);
+		closefrom(4);
 		if (chdir("/") != 0)
 			_exit(1);
 		signal(SIGPIPE, SIG_DFL);

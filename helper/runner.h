@@ -60,13 +60,20 @@ int gg_plan_start(const char *root, struct gg_journal *j, const char *sha256,
 /* Whether a state object is of a plan still to be finished (running or rebooting). */
 int gg_plan_unfinished(json_t *state);
 
-/* The `run` command's body: run the current plan to its end, a reboot or a failure. */
-int gg_runner_run(struct helper_context *ctx, char **cause);
+/*
+ * The `run` command's body: run the current plan to its end, a reboot or a failure.
+ * lock_fd is a lock handed over by the spawner (-1: take it, waiting up to
+ * GG_RUNNER_LOCK_WAIT_MS).
+ */
+int gg_runner_run(struct helper_context *ctx, int lock_fd, char **cause);
 
 /*
  * Start `run` detached from this session: systemd-run where systemd runs, else a
- * double fork into its own session, stdio on /dev/null and runner.log.
+ * double fork into its own session, stdio on /dev/null and runner.log.  The
+ * caller holds the lock on lock_fd: the double-forked runner inherits it (as fd 3,
+ * `run --lock-fd 3`), so no other apply can slip in between; a systemd-run runner
+ * takes it anew once the caller lets it go.
  */
-int gg_runner_spawn(struct helper_context *ctx, char **cause);
+int gg_runner_spawn(struct helper_context *ctx, int lock_fd, char **cause);
 
 #endif
