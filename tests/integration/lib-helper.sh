@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # tests/integration/lib-helper.sh: driving gcloud-gpu-helper directly, as the CLI
 # would over SSH, for the t1NNN helper tests.  Source it after lib.sh.
 #
@@ -10,7 +11,7 @@
 #   helper_events_check FILE       seq 1.. without gaps or repeats, hello first
 
 # The recipe the runner tests use (steps write what they did into $GG_TRACE).
-HELPER_RECIPE="$GG_SOURCE_DIR/tests/integration/recipes/basic"
+export HELPER_RECIPE="$GG_SOURCE_DIR/tests/integration/recipes/basic"
 
 helper_env() {
 	export GCLOUD_GPU_ROOT="$TEST_DIR/root"
