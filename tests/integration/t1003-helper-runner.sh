@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2034 # variables set here are read in the single-quoted test bodies
 # The step runner: a plan's events in order, a failed step's tail, kill -9 mid-step
 # then a restart, a torn log line, a simulated reboot, two applies at once.
 . "$(dirname "$0")/lib.sh"

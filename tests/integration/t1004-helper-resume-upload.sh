@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2034 # variables set here are read in the single-quoted test bodies
 # An upload of a 200 MiB blob cut off at about half: `have` reports how much the VM
 # kept, and the next `recv` takes only the rest, then the blob verifies.
 . "$(dirname "$0")/lib.sh"
