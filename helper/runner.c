@@ -703,7 +703,9 @@ int gg_runner_spawn(struct helper_context *ctx, int lock_fd, char **cause)
 		if (fd < 0 || dup2(fd, 0) < 0)
 			_exit(1);
 		fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-		if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0 || dup2(lock_fd, 3) < 0)
+		/* dup2 onto itself keeps close-on-exec: clear it, the runner needs fd 3. */
+		if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0 || dup2(lock_fd, 3) < 0 ||
+		    fcntl(3, F_SETFD, 0) < 0)
 			_exit(1);
 		closefrom(4);
 		if (chdir("/") != 0)
