@@ -14,6 +14,11 @@
 
 const struct cli_command cli_commands[] = {
 	{ "help", cmd_help, "[COMMAND]", "show help for gcloud-gpu or one command" },
+	{ "push", cmd_push, "TARGET [--payload DIR] [--json]", "set up the target and show its progress" },
+	{ "logs", cmd_logs, "TARGET [-f] [--since SEQ|last] [--json]", "show the VM's event log" },
+	{ "reattach", cmd_reattach, "TARGET", "pick up a target after a restart or a dropped link" },
+	{ "status", cmd_status, "TARGET [--json]", "the plan, each step, the GPU and Jupyter" },
+	{ "tunnel", cmd_tunnel, "TARGET [--port N]", "forward a local port to Jupyter on the VM" },
 	{ NULL, NULL, NULL, NULL },
 };
 
