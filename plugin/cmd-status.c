@@ -69,7 +69,7 @@ int cmd_status(int argc, char **argv, char **cause)
 	struct ui *ui = NULL;
 	json_t *status = NULL, *probe = NULL, *jupyter = NULL, *steps, *step, *all = NULL;
 	const char *arg;
-	char *text;
+	char *text, *why = NULL;
 	enum opt_result res;
 	size_t i;
 	int id, json = 0, rc;
@@ -91,11 +91,16 @@ int cmd_status(int argc, char **argv, char **cause)
 		return rc;
 	ui = ui_new(json ? UI_JSON : UI_PLAIN);
 	if ((rc = remote_open(&r, &t, ui, 0, cause)) != 0 ||
-	    (rc = remote_helper(&r, "status", NULL, 0, &status_out, cause)) != 0 ||
-	    (rc = remote_helper(&r, "probe", NULL, 0, &probe_out, cause)) != 0)
+	    (rc = remote_helper(&r, "status", NULL, 0, &status_out, cause)) != 0)
 		goto out;
 	status = json_loadb(status_out.data, status_out.len, 0, NULL);
-	probe = json_loadb(probe_out.data, probe_out.len, 0, NULL);
+	/* Missing machine facts do not hide the plan's state: say why instead. */
+	if ((rc = remote_helper(&r, "probe", NULL, 0, &probe_out, &why)) == GG_EXIT_REMOTE)
+		probe = json_pack("{s:s}", "error", why);
+	else if (rc != 0)
+		goto out;
+	else
+		probe = json_loadb(probe_out.data, probe_out.len, 0, NULL);
 	if (!json_is_object(status) || !json_is_object(probe)) {
 		rc = gg_fail(cause, GG_EXIT_REMOTE, "the helper on '%s' answered 'status' or 'probe' "
 			     "with something that is not a JSON object", t.name);
@@ -129,6 +134,7 @@ done:
 out:
 	remote_close(&r);
 	ui_free(ui);
+	free(why);
 	json_decref(all);
 	json_decref(status);
 	json_decref(probe);

@@ -111,10 +111,40 @@ static int ask_new_host(const char *name, const char *type, const char *fp, cons
 	return yes;
 }
 
+/*
+ * The fingerprint known_hosts holds for this host, for the "changed" message: libssh
+ * names the state but not the old key, so the file is read again here.
+ */
+static char *known_fingerprint(const struct ssh_options *o, const char *known_hosts)
+{
+	FILE *f = fopen(known_hosts, "r");
+	char line[8192], host[300], *fp = NULL;
+	int port = o->port > 0 ? o->port : 22;
+
+	if (f == NULL)
+		return NULL;
+	if (port == 22)
+		snprintf(host, sizeof host, "%s", o->host);
+	else
+		snprintf(host, sizeof host, "[%s]:%d", o->host, port);
+	while (fp == NULL && fgets(line, sizeof line, f) != NULL) {
+		struct ssh_knownhosts_entry *e = NULL;
+
+		line[strcspn(line, "\r\n")] = '\0';
+		if (line[0] == '\0' || line[0] == '#')
+			continue;
+		if (ssh_known_hosts_parse_line(host, line, &e) == SSH_OK && e != NULL &&
+		    e->hostname != NULL && e->publickey != NULL)
+			fp = fingerprint(e->publickey);
+		ssh_knownhosts_entry_free(e);
+	}
+	fclose(f);
+	return fp;
+}
+
 static int check_host_key(struct ssh_conn *c, const struct ssh_options *o,
 			  const char *known_hosts, char **cause)
 {
-	struct ssh_knownhosts_entry *entry = NULL;
 	ssh_key server_key = NULL;
 	char *server_fp = NULL, *known_fp = NULL;
 	const char *type = "host";
@@ -131,9 +161,7 @@ static int check_host_key(struct ssh_conn *c, const struct ssh_options *o,
 		break;
 	case SSH_KNOWN_HOSTS_CHANGED:
 	case SSH_KNOWN_HOSTS_OTHER:
-		if (ssh_session_get_known_hosts_entry(c->session, &entry) != SSH_KNOWN_HOSTS_ERROR &&
-		    entry != NULL)
-			known_fp = fingerprint(entry->publickey);
+		known_fp = known_fingerprint(o, known_hosts);
 		gg_fail(cause, GG_EXIT_HOSTKEY,
 			"host key of '%s' changed: '%s' has %s, the host offers %s %s; "
 			"nothing was sent (if the VM was recreated, remove the old key with "
@@ -164,7 +192,6 @@ static int check_host_key(struct ssh_conn *c, const struct ssh_options *o,
 			c->name, known_hosts, ssh_get_error(c->session));
 		break;
 	}
-	ssh_knownhosts_entry_free(entry);
 	ssh_key_free(server_key);
 	free(server_fp);
 	free(known_fp);
