@@ -119,9 +119,6 @@ static char *seen_path(const struct target *t, int create)
 	for (p = name + strlen("targets/"); *p != '\0'; p++)
 		if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-' && *p != '@')
 			*p = '_';
-	if (create) {
-		free(xdg_path(XDG_STATE, "targets/x", 1));
-	}
 	path = xdg_path(XDG_STATE, name, create);
 	free(name);
 	return path;

@@ -37,9 +37,14 @@ char *xdg_path(enum xdg_kind kind, const char *name, int create)
 	else
 		xasprintf(&dir, "%s/%s/gcloud-gpu", home != NULL && home[0] != '\0' ? home : "/tmp",
 			  kind == XDG_CACHE ? ".cache" : ".local/state");
-	if (create)
-		make_dirs(dir);
 	xasprintf(&path, "%s/%s", dir, name);
+	if (create) {
+		char *slash = strrchr(path, '/');
+
+		*slash = '\0';
+		make_dirs(path);
+		*slash = '/';
+	}
 	free(dir);
 	return path;
 }

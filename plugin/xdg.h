@@ -12,8 +12,8 @@ enum xdg_kind {
 };
 
 /*
- * The malloc'd path "<base>/gcloud-gpu/<name>" for kind.  With create set, the
- * directories up to <base>/gcloud-gpu are made (mode 0700) first; failing that is
+ * The malloc'd path "<base>/gcloud-gpu/<name>" for kind (name may hold '/').  With
+ * create set, the directories up to the file's are made (mode 0700) first; failing that is
  * not reported here: the caller's open of the file says what went wrong.
  */
 char *xdg_path(enum xdg_kind kind, const char *name, int create);

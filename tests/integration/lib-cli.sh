@@ -73,3 +73,41 @@ copy_demo() {
 sent_bytes() {
 	sed -n 's/^sent \([0-9]*\) payload bytes.*/\1/p' "$1"
 }
+
+# Add a step to $TEST_DIR/recipe that prints N lines, one each 0.3 s (a long step).
+add_slow_step() {
+	cat >"$TEST_DIR/recipe/steps/25-slow.sh" <<'STEP'
+#!/bin/sh
+set -eu
+case "$1" in
+check) exit 1 ;;
+apply) for i in 1 2 3 4 5 6 7 8 9 10; do echo "tick $i"; sleep 0.3; done ;;
+esac
+STEP
+	chmod +x "$TEST_DIR/recipe/steps/25-slow.sh"
+}
+
+# Wait (up to 20 s) until FILE has a line matching PATTERN.
+wait_for_line() {
+	local _
+	for _ in $(seq 200); do
+		grep -q -e "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "no '$2' in $1:"; cat "$1"
+	return 1
+}
+
+# The seq numbers of the logged events (not hello) in JSON-lines FILEs, one a line.
+event_seqs() {
+	cat "$@" | grep -v '"type":"hello"' | sed -n 's/^{"seq":\([0-9]*\),.*/\1/p'
+}
+
+# Are the logged events of FILEs exactly FIRST..LAST, each once?
+seqs_exactly() {
+	local first=$1 last=$2
+	shift 2
+	event_seqs "$@" >"$TEST_DIR/seqs.got" &&
+	seq "$first" "$last" >"$TEST_DIR/seqs.want" &&
+	test_cmp "$TEST_DIR/seqs.want" "$TEST_DIR/seqs.got"
+}
