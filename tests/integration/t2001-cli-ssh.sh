@@ -89,4 +89,21 @@ test_expect_success 'the helper goes up once, named by its sha256, and again whe
 	cmp "$GG_HELPER" "$TEST_DIR/vm/bin/gcloud-gpu-helper-$sum"
 '
 
+test_expect_success 'tunnel forwards a local port to the VM loopback until ^C' '
+	echo hi-from-vm >"$TEST_DIR/index.html" &&
+	vm_port=$(free_port) && local_port=$(free_port) &&
+	{ (cd "$TEST_DIR" && exec python3 -m http.server "$vm_port" --bind 127.0.0.1) >/dev/null 2>&1 & test_track_pid $!; } &&
+	wait_for_port "$vm_port" 100 &&
+	{ "$GG_CLI" tunnel "${TARGET[@]}" --port "$local_port" --remote-port "$vm_port" >"$TEST_DIR/tun.out" 2>&1 & pid=$!; } &&
+	test_track_pid "$pid" && wait_for_port "$local_port" 100 &&
+	for _ in 1 2 3; do
+		python3 -c "import sys,urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())" \
+			"http://127.0.0.1:$local_port/index.html" >>"$TEST_DIR/tun.got" || return 1
+	done &&
+	[ "$(grep -c hi-from-vm "$TEST_DIR/tun.got")" -eq 3 ] &&
+	for _ in $(seq 50); do grep -q "^forwarding" "$TEST_DIR/tun.out" && break; sleep 0.1; done &&
+	test_grep "^Jupyter on .*http://127.0.0.1:$local_port/" "$TEST_DIR/tun.out" &&
+	kill -INT "$pid" && wait "$pid"
+'
+
 test_done
