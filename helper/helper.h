@@ -21,6 +21,7 @@ struct helper_command {
 	const char *about; /* one line for --help */
 };
 
+int cmd_probe(struct helper_context *ctx, int argc, char **argv, char **cause);
 int cmd_version(struct helper_context *ctx, int argc, char **argv, char **cause);
 
 #endif

@@ -15,6 +15,7 @@
 #include "protocol.h"
 
 static const struct helper_command commands[] = {
+	{ "probe", cmd_probe, "", "print machine facts (OS, disk, Secure Boot, GPUs) as JSON" },
 	{ "version", cmd_version, "", "print the helper and protocol versions as JSON" },
 };
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])

@@ -46,5 +46,10 @@ int cmd_logs(int argc, char **argv, char **cause);
 int cmd_reattach(int argc, char **argv, char **cause);
 int cmd_status(int argc, char **argv, char **cause);
 int cmd_tunnel(int argc, char **argv, char **cause);
+int cmd_create(int argc, char **argv, char **cause);
+int cmd_start(int argc, char **argv, char **cause);
+int cmd_stop(int argc, char **argv, char **cause);
+int cmd_delete(int argc, char **argv, char **cause);
+int cmd_ssh_config(int argc, char **argv, char **cause);
 
 #endif
