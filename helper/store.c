@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <archive.h>
@@ -21,6 +22,11 @@
 #include "hash.h"
 
 #define RECV_BLOCK_SIZE (1024 * 1024)
+/*
+ * How long recv waits for another upload of the same blob to let go of its partial:
+ * the recv of a link that just dropped is still writing and syncing what it got.
+ */
+#define RECV_LOCK_WAIT_MS 10000
 
 char *gg_store_blob_path(const char *root, const char *sha256)
 {
@@ -218,6 +224,21 @@ struct recv_state {
 	uint64_t bytes;
 };
 
+/* flock(LOCK_EX), waiting up to RECV_LOCK_WAIT_MS; 0 or -1 (errno set). */
+static int lock_partial(int fd)
+{
+	struct timespec pause = { 0, 100 * 1000 * 1000 };
+	int waited;
+
+	for (waited = 0;; waited += 100) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			return 0;
+		if (errno != EWOULDBLOCK || waited >= RECV_LOCK_WAIT_MS)
+			return -1;
+		nanosleep(&pause, NULL);
+	}
+}
+
 /* Receive one entry's data into its partial file and, when it verifies, the store. */
 static int recv_blob(struct recv_state *rs, struct archive_entry *entry, char **cause)
 {
@@ -259,7 +280,7 @@ static int recv_blob(struct recv_state *rs, struct archive_entry *entry, char **
 		gg_fail_errno(cause, r, errno, "cannot create '%s'", partial);
 		goto out;
 	}
-	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+	if (lock_partial(fd) != 0) {
 		r = gg_fail(cause, GG_HELPER_BUSY, "another upload of '%s' is in progress", sha);
 		close(fd);
 		fd = -1;
@@ -270,10 +291,19 @@ static int recv_blob(struct recv_state *rs, struct archive_entry *entry, char **
 		goto out;
 	}
 	gg_sha256_init(&h);
-	if (resumed && (uint64_t)st.st_size != offset) {
+	/*
+	 * The client continues from what `have` saw.  The partial may have grown since
+	 * (the cut upload's recv was still writing): its bytes past offset are the same
+	 * blob's and come again, so cut them off.  Less than offset cannot be continued.
+	 */
+	if (resumed && (uint64_t)st.st_size < offset) {
 		r = gg_fail(cause, GG_HELPER_REFUSED,
 			    "upload of '%s' continues at offset %" PRIu64 " but the VM holds %jd bytes (ask 'have' again)",
 			    sha, offset, (intmax_t)st.st_size);
+		goto out;
+	}
+	if (resumed && (uint64_t)st.st_size > offset && ftruncate(fd, (off_t)offset) != 0) {
+		gg_fail_errno(cause, r, errno, "cannot truncate '%s'", partial);
 		goto out;
 	}
 	if (resumed) {

@@ -19,6 +19,7 @@
 #include "hash.h"
 #include "opts.h"
 #include "pack.h"
+#include "protocol.h"
 #include "remote.h"
 #include "ui.h"
 #include "xmalloc.h"
@@ -138,18 +139,25 @@ static void upload_progress(void *ctx, uint64_t done, uint64_t total)
 	ui_upload(u->r->ui, done, total);
 }
 
-/* `recv`: stream the blobs; *bytes is what the helper says it received. */
+/*
+ * `recv`: stream the blobs; *bytes is what the helper says it received.  The stream
+ * starts only once the helper runs (remote_start), so what the link carried before a
+ * cut is on the VM, not in sshd's buffers.  *busy is set when the helper found another
+ * upload of a blob still in progress (an old recv that has not yet seen its link go).
+ */
 static int send_blobs(struct remote *r, const char *dir, const struct gg_manifest *m,
-		      const struct pack_blob *blobs, size_t count, uint64_t *bytes, char **cause)
+		      const struct pack_blob *blobs, size_t count, uint64_t *bytes, int *busy,
+		      char **cause)
 {
 	struct upload u = { r, NULL };
 	struct gg_buf out = GG_BUF_INIT, err = GG_BUF_INIT;
-	char *cmd = remote_command(r, "recv"), buf[4096];
+	char buf[4096];
 	json_t *root = NULL;
 	long n;
 	int rc, status;
 
-	if ((rc = ssh_exec_start(r->conn, cmd, &u.x, cause)) != 0)
+	*busy = 0;
+	if ((rc = remote_start(r, "recv", &u.x, &out, cause)) != 0)
 		goto out;
 	if ((rc = pack_stream(dir, m, blobs, count, upload_write, upload_progress, &u, cause)) != 0 ||
 	    (rc = ssh_exec_close_stdin(u.x, cause)) != 0)
@@ -165,6 +173,7 @@ static int send_blobs(struct remote *r, const char *dir, const struct gg_manifes
 	if (rc != 0)
 		goto out;
 	if (status != 0) {
+		*busy = status == GG_HELPER_BUSY;
 		rc = gg_fail(cause, GG_EXIT_REMOTE, "the helper on '%s' refused the upload (exit %d): %.300s",
 			     r->target->name, status, err.len > 0 ? err.data : "no message");
 		goto out;
@@ -182,7 +191,6 @@ out:
 	json_decref(root);
 	gg_buf_release(&out);
 	gg_buf_release(&err);
-	free(cmd);
 	return rc;
 }
 
@@ -192,9 +200,9 @@ static int upload(struct remote *r, const char *dir, struct gg_manifest *m,
 		  long long deadline, char **cause)
 {
 	struct pack_blob *blobs = NULL;
-	uint64_t sent = 0, bytes;
-	size_t count, blobs_sent = 0;
-	int rc, rounds = 0;
+	uint64_t sent = 0, bytes, kept, total;
+	size_t count, i, blobs_sent = 0;
+	int rc, busy, rounds = 0;
 
 	for (;;) {
 		free(blobs);
@@ -207,11 +215,24 @@ static int upload(struct remote *r, const char *dir, struct gg_manifest *m,
 			break;
 		}
 		if (rc == 0) {
+			for (i = 0, kept = 0, total = 0; i < count; i++) {
+				kept += blobs[i].offset;
+				total += blobs[i].size;
+			}
+			if (kept > 0)
+				ui_note(r->ui, "resuming the upload: %llu of its %llu bytes are on %s already",
+					(unsigned long long)kept, (unsigned long long)total,
+					r->target->name);
 			bytes = 0;
-			rc = send_blobs(r, dir, m, blobs, count, &bytes, cause);
+			rc = send_blobs(r, dir, m, blobs, count, &bytes, &busy, cause);
 			if (rc == 0) {
 				sent += bytes;
 				blobs_sent += count;
+				continue;
+			}
+			/* The recv cut off with the old link has not let go yet: ask again soon. */
+			if (busy && rounds < 3) {
+				sleep(1);
 				continue;
 			}
 		}
@@ -281,6 +302,8 @@ int cmd_push(int argc, char **argv, char **cause)
 		(unsigned long long)stats.bytes, stats.hashed);
 	if ((rc = remote_open(&r, &t, ui, 0, cause)) != 0)
 		goto out;
+	/* The first connect fails fast; reconnects on the way wait until the deadline. */
+	r.deadline = deadline;
 	if ((rc = upload(&r, payload, &m, &manifest, sha, deadline, cause)) != 0)
 		goto out;
 	memcpy(r.seen.plan, sha, sizeof r.seen.plan);

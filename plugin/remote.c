@@ -25,6 +25,14 @@ extern char **environ;
 /* The wrapper's own exit codes, outside the helper's range (protocol.h). */
 #define WRAPPER_NO_HELPER 97
 #define WRAPPER_BAD_UPLOAD 98
+/*
+ * What the wrapper prints on stdout once the helper checked out, right before it
+ * execs it: the remote shell (which may source a slow ~/.bashrc) is done, and stdin
+ * now reaches the helper.
+ */
+#define WRAPPER_READY "gcloud-gpu-helper: ready"
+/* How often the helper upload is tried again when the link drops during it. */
+#define UPLOAD_TRIES 5
 /* How often a waiting follow wakes up for ^C, keepalives and the deadline. */
 #define POLL_MS 300
 
@@ -132,12 +140,14 @@ static char *wrap_script(struct remote *r, const char *script, const char *args)
 /* sha256sum -c reads "SUM  FILE" lines; a mismatch or a missing file fails. */
 #define CHECK_HELPER "[ -x \"$h\" ] && echo \"$sum  $h\" | sha256sum -c --status"
 
-char *remote_command(struct remote *r, const char *args)
+/* The shell command line that runs `helper ARGS` (sudo, env, sha256 check). malloc'd. */
+static char *remote_command(struct remote *r, const char *args)
 {
 	struct gg_buf script = GG_BUF_INIT;
 	char *cmd;
 
-	gg_buf_addf(&script, CHECK_HELPER " || exit %d; exec env", WRAPPER_NO_HELPER);
+	gg_buf_addf(&script, CHECK_HELPER " || exit %d; echo '" WRAPPER_READY "'; exec env",
+		    WRAPPER_NO_HELPER);
 	add_remote_env(&script);
 	gg_buf_addstr(&script, " \"$h\" \"$@\"");
 	cmd = wrap_script(r, script.data, args);
@@ -175,34 +185,37 @@ static int helper_failed(struct remote *r, const char *what, int status, const c
 	return code;
 }
 
-/* Make sure <root>/bin/gcloud-gpu-helper-<sha> is there and right; upload it if not. */
-static int bootstrap(struct remote *r, char **cause)
+/* The wrapper ended without its ready line: sudo refused, or the shell failed. */
+static int wrapper_failed(struct remote *r, int status, const char *err, char **cause)
 {
-	struct gg_buf out = GG_BUF_INIT, err = GG_BUF_INIT, binary = GG_BUF_INIT;
-	char *cmd = NULL, *script = NULL, *quoted_root;
-	struct gg_buf q = GG_BUF_INIT;
+	char *line = last_line(err);
+	int code;
+
+	if (r->prefix[0] != '\0')
+		code = gg_fail(cause, GG_EXIT_REMOTE, "cannot run the helper as root on '%s' with "
+			       "'sudo -n' (passwordless sudo is needed for a user other than root): %s",
+			       r->target->name, line);
+	else
+		code = gg_fail(cause, GG_EXIT_REMOTE, "cannot run the helper on '%s' (exit %d): %s",
+			       r->target->name, status, line);
+	free(line);
+	return code;
+}
+
+/*
+ * Put <root>/bin/gcloud-gpu-helper-<sha> on the VM: to a temporary name, checked with
+ * sha256sum, then renamed, so a cut upload never leaves a helper that runs.  A link
+ * that drops on the way is waited for and the upload starts again.
+ */
+static int upload_helper(struct remote *r, char **cause)
+{
+	struct gg_buf err = GG_BUF_INIT, binary = GG_BUF_INIT, q = GG_BUF_INIT;
+	char *cmd = NULL, *script = NULL;
 	FILE *f = NULL;
 	char chunk[65536];
 	size_t n;
-	int status, rc;
+	int status, rc, tries;
 
-	cmd = wrap_script(r, "if " CHECK_HELPER "; then echo present; else echo missing; fi", NULL);
-	if ((rc = ssh_conn_run(r->conn, cmd, NULL, 0, &out, &err, &status, cause)) != 0)
-		goto out;
-	if (status != 0) {
-		char *line = last_line(err.data);
-
-		rc = gg_fail(cause, GG_EXIT_REMOTE, r->prefix[0] != '\0'
-			     ? "cannot run the helper as root on '%s' with 'sudo -n' (passwordless sudo "
-			       "is needed for a user other than root): %s"
-			     : "cannot check the helper on '%s': %s", r->target->name, line);
-		free(line);
-		goto out;
-	}
-	if (strncmp(out.data, "present", 7) == 0) {
-		rc = 0;
-		goto out;
-	}
 	f = fopen(r->helper_path, "rb");
 	if (f == NULL) {
 		rc = gg_fail_errno(cause, GG_EXIT_ERROR, errno, "cannot open '%s'", r->helper_path);
@@ -211,17 +224,23 @@ static int bootstrap(struct remote *r, char **cause)
 	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
 		gg_buf_add(&binary, chunk, n);
 	ssh_shell_quote(&q, r->root);
-	quoted_root = q.data;
 	xasprintf(&script, "umask 077 && mkdir -p %s/bin && t=%s/bin/.upload.$$ && cat >\"$t\" && "
 		  "if echo \"$sum  $t\" | sha256sum -c --status; then "
 		  "chmod 700 \"$t\" && mv -f \"$t\" \"$h\"; else rm -f \"$t\"; "
 		  "echo 'the uploaded helper does not match its sha256' >&2; exit %d; fi",
-		  quoted_root, quoted_root, WRAPPER_BAD_UPLOAD);
-	free(cmd);
+		  q.data, q.data, WRAPPER_BAD_UPLOAD);
 	cmd = wrap_script(r, script, NULL);
-	gg_buf_reset(&err);
 	ui_note(r->ui, "uploading the helper (%zu bytes) to %s", binary.len, r->target->name);
-	if ((rc = ssh_conn_run(r->conn, cmd, binary.data, binary.len, NULL, &err, &status, cause)) != 0)
+	for (tries = 1;; tries++) {
+		gg_buf_reset(&err);
+		rc = ssh_conn_run(r->conn, cmd, binary.data, binary.len, NULL, &err, &status, cause);
+		if (rc != GG_EXIT_SSH || tries == UPLOAD_TRIES)
+			break;
+		/* The temporary file of the cut upload fails its check and is removed. */
+		if ((rc = remote_reconnect(r, r->deadline, cause)) != 0)
+			goto out;
+	}
+	if (rc != 0)
 		goto out;
 	if (status != 0) {
 		rc = helper_failed(r, "uploading the helper", status, err.data, cause);
@@ -231,11 +250,75 @@ static int bootstrap(struct remote *r, char **cause)
 out:
 	if (f != NULL)
 		fclose(f);
-	gg_buf_release(&out);
 	gg_buf_release(&err);
 	gg_buf_release(&binary);
 	gg_buf_release(&q);
 	free(script);
+	free(cmd);
+	return rc;
+}
+
+int remote_start(struct remote *r, const char *args, struct ssh_exec **x, struct gg_buf *early,
+		 char **cause)
+{
+	static const char ready[] = WRAPPER_READY "\n";
+	struct gg_buf head = GG_BUF_INIT, err = GG_BUF_INIT;
+	char *cmd = remote_command(r, args), *buf = xmalloc(4096);
+	int uploaded = 0, status, rc;
+	long n;
+
+	*x = NULL;
+	for (;;) {
+		gg_buf_reset(&head);
+		if ((rc = ssh_exec_start(r->conn, cmd, x, cause)) != 0)
+			goto out;
+		/* Up to the first line of stdout, or its end. */
+		while (head.len == 0 || memchr(head.data, '\n', head.len) == NULL) {
+			n = ssh_exec_read(*x, buf, 4096, POLL_MS, cause);
+			if (n == -2) {
+				rc = GG_EXIT_SSH;
+				goto out;
+			}
+			if (n == -1 || head.len > sizeof ready)
+				break;
+			if (remote_interrupted) {
+				rc = gg_fail(cause, GG_EXIT_INTERRUPTED, "interrupted");
+				goto out;
+			}
+			if (n == 0)
+				ssh_conn_keepalive(r->conn);
+			else
+				gg_buf_add(&head, buf, (size_t)n);
+		}
+		if (head.len >= sizeof ready - 1 && memcmp(head.data, ready, sizeof ready - 1) == 0) {
+			gg_buf_add(early, head.data + sizeof ready - 1, head.len - (sizeof ready - 1));
+			rc = 0;
+			goto out;
+		}
+		/* No ready line: the helper is missing (upload it, once), or sudo refused. */
+		gg_buf_reset(&err);
+		rc = ssh_exec_finish(*x, &status, &err, cause);
+		*x = NULL;
+		if (rc != 0)
+			goto out;
+		if (status == WRAPPER_NO_HELPER && !uploaded) {
+			if ((rc = upload_helper(r, cause)) != 0)
+				goto out;
+			uploaded = 1;
+			continue;
+		}
+		rc = status == WRAPPER_NO_HELPER ? helper_failed(r, "", status, err.data, cause)
+						 : wrapper_failed(r, status, err.data, cause);
+		goto out;
+	}
+out:
+	if (rc != 0) {
+		ssh_exec_abort(*x);
+		*x = NULL;
+	}
+	gg_buf_release(&head);
+	gg_buf_release(&err);
+	free(buf);
 	free(cmd);
 	return rc;
 }
@@ -252,6 +335,7 @@ int remote_open(struct remote *r, struct target *t, struct ui *ui, long long dea
 	memset(r, 0, sizeof *r);
 	r->target = t;
 	r->ui = ui;
+	r->deadline = deadline;
 	r->root = xstrdup(root != NULL && root[0] != '\0' ? root : GG_DEFAULT_ROOT);
 	target_seen_load(t, &r->seen);
 	r->helper_path = find_local_helper(cause);
@@ -263,7 +347,8 @@ int remote_open(struct remote *r, struct target *t, struct ui *ui, long long dea
 			       : ssh_conn_open(&t->ssh, &r->conn, cause)) != 0)
 		return rc;
 	r->prefix = xstrdup(strcmp(ssh_conn_user(r->conn), "root") == 0 ? "" : "sudo -n ");
-	return bootstrap(r, cause);
+	/* The helper goes up when the first command finds it missing (remote_start). */
+	return 0;
 }
 
 void remote_close(struct remote *r)
@@ -338,18 +423,41 @@ static int connect_wait(struct remote *r, long long deadline, int lost, char **c
 int remote_helper(struct remote *r, const char *args, const void *in, size_t in_len,
 		  struct gg_buf *out, char **cause)
 {
-	struct gg_buf err = GG_BUF_INIT;
-	char *cmd = remote_command(r, args), *what;
+	struct ssh_exec *x = NULL;
+	struct gg_buf err = GG_BUF_INIT, sink = GG_BUF_INIT;
+	char *what, *buf = xmalloc(65536);
+	long n;
 	int status, rc;
 
-	rc = ssh_conn_run(r->conn, cmd, in, in_len, out, &err, &status, cause);
+	if (out == NULL)
+		out = &sink;
+	if ((rc = remote_start(r, args, &x, out, cause)) != 0)
+		goto out;
+	if ((in_len > 0 && (rc = ssh_exec_write(x, in, in_len, cause)) != 0) ||
+	    (rc = ssh_exec_close_stdin(x, cause)) != 0)
+		goto out;
+	while ((n = ssh_exec_read(x, buf, 65536, 1000, cause)) >= 0) {
+		if (n == 0)
+			ssh_conn_keepalive(r->conn);
+		else
+			gg_buf_add(out, buf, (size_t)n);
+	}
+	if (n == -2) {
+		rc = GG_EXIT_SSH;
+		goto out;
+	}
+	rc = ssh_exec_finish(x, &status, &err, cause);
+	x = NULL;
 	if (rc == 0 && status != 0) {
 		xasprintf(&what, "'helper %s'", args);
 		rc = helper_failed(r, what, status, err.data, cause);
 		free(what);
 	}
+out:
+	ssh_exec_abort(x);
 	gg_buf_release(&err);
-	free(cmd);
+	gg_buf_release(&sink);
+	free(buf);
 	return rc;
 }
 
@@ -437,6 +545,25 @@ static int take_line(struct remote *r, struct stream *s, const char *line, size_
 	return 0;
 }
 
+/* Take every whole line in buf as an event. */
+static int take_lines(struct remote *r, struct stream *s, struct gg_buf *buf, char **cause)
+{
+	char *nl;
+	int rc;
+
+	while (buf->len > 0 && (nl = memchr(buf->data, '\n', buf->len)) != NULL) {
+		size_t len = (size_t)(nl - buf->data) + 1;
+
+		if ((rc = take_line(r, s, buf->data, len, cause)) != 0)
+			return rc;
+		gg_buf_consume(buf, len);
+	}
+	if (buf->len > GG_EVENT_MAX_LINE)
+		return gg_fail(cause, GG_EXIT_REMOTE, "the helper on '%s' sent a line over %d bytes",
+			       r->target->name, GG_EVENT_MAX_LINE);
+	return 0;
+}
+
 /*
  * Run one streaming command to its end.  0 with s filled when the command ended by
  * itself (*status set), GG_EXIT_SSH when the link broke, GG_EXIT_INTERRUPTED on ^C or
@@ -447,13 +574,15 @@ static int stream_once(struct remote *r, const char *args, long long deadline,
 {
 	struct ssh_exec *x = NULL;
 	struct gg_buf line = GG_BUF_INIT;
-	char *cmd = remote_command(r, args), *buf = xmalloc(65536), *nl;
+	char *buf = xmalloc(65536);
 	long n;
 	int rc;
 
 	*status = -1;
-	if ((rc = ssh_exec_start(r->conn, cmd, &x, cause)) != 0 ||
-	    (rc = ssh_exec_close_stdin(x, cause)) != 0)
+	/* Events that came right behind the ready line are in line already. */
+	if ((rc = remote_start(r, args, &x, &line, cause)) != 0 ||
+	    (rc = ssh_exec_close_stdin(x, cause)) != 0 ||
+	    (rc = take_lines(r, s, &line, cause)) != 0)
 		goto out;
 	for (;;) {
 		n = ssh_exec_read(x, buf, 65536, POLL_MS, cause);
@@ -472,18 +601,8 @@ static int stream_once(struct remote *r, const char *args, long long deadline,
 			continue;
 		}
 		gg_buf_add(&line, buf, (size_t)n);
-		while ((nl = memchr(line.data, '\n', line.len)) != NULL) {
-			size_t len = (size_t)(nl - line.data) + 1;
-
-			if ((rc = take_line(r, s, line.data, len, cause)) != 0)
-				goto out;
-			gg_buf_consume(&line, len);
-		}
-		if (line.len > GG_EVENT_MAX_LINE) {
-			rc = gg_fail(cause, GG_EXIT_REMOTE, "the helper on '%s' sent a line over %d bytes",
-				     r->target->name, GG_EVENT_MAX_LINE);
+		if ((rc = take_lines(r, s, &line, cause)) != 0)
 			goto out;
-		}
 	}
 	rc = ssh_exec_finish(x, status, err, cause);
 	x = NULL;
@@ -491,7 +610,6 @@ out:
 	ssh_exec_abort(x);
 	gg_buf_release(&line);
 	free(buf);
-	free(cmd);
 	return rc;
 }
 

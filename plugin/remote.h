@@ -2,11 +2,14 @@
  * remote.h: driving gcloud-gpu-helper on a target, the CLI's side of the wire
  * (docs/ARCHITECTURE.md, "The wire between the CLI and the helper").
  *
- * remote_open connects (ssh.h) and bootstraps the helper: the helper this CLI was
- * built with is looked up next to the CLI, and lives on the VM as
- * <root>/bin/gcloud-gpu-helper-<sha256>; it is uploaded only when that file is missing
- * or does not match, and every command runs it through a wrapper that checks its
- * sha256 first.  A non-root SSH user runs it through `sudo -n`.
+ * remote_open connects (ssh.h).  The helper this CLI was built with is looked up next
+ * to the CLI, and lives on the VM as <root>/bin/gcloud-gpu-helper-<sha256>.  Every
+ * command runs it through a wrapper that checks its sha256 first and, when it matches,
+ * prints a ready line and execs it; when it is missing or does not match, the wrapper
+ * exits 97 and remote_start uploads it and starts the command again.  So the helper
+ * goes up only when the VM lacks that exact build, and no round trip is spent asking
+ * (each exec costs the remote shell's start-up: a ~/.bashrc can make that 0.3 s).
+ * A non-root SSH user runs it through `sudo -n`.
  *
  * Tests relocate the helper on the VM: every variable GCLOUD_GPU_REMOTE_X in the
  * CLI's environment becomes GCLOUD_GPU_X on the helper's command line (so
@@ -44,13 +47,15 @@ struct remote {
 	char *prefix;                          /* "sudo -n " or "" */
 	struct target_seen seen;               /* loaded from and saved to the state dir */
 	int reboots;                           /* boot id changes seen while following */
+	long long deadline;                    /* of remote_open: for reconnects on the way */
 	long long floor;                       /* events up to this seq are not shown again */
 };
 
 /*
- * Connect and bootstrap the helper.  With deadline (a time_t) set, an unreachable
- * host is waited for with backoff until then (reattach).  r is filled (release with remote_close).  0, or
- * an exit code with *cause set.
+ * Connect.  With deadline (a time_t) set, an unreachable host is waited for with
+ * backoff until then (reattach), and a helper upload cut by a dropped link is tried
+ * again until then.  r is filled (release with remote_close).  0, or an exit code
+ * with *cause set.
  */
 int remote_open(struct remote *r, struct target *t, struct ui *ui, long long deadline,
 		char **cause);
@@ -60,15 +65,26 @@ void remote_close(struct remote *r);
 int remote_reconnect(struct remote *r, long long deadline, char **cause);
 
 /*
+ * Start `helper ARGS` on an exec channel of r->conn and wait until the helper itself
+ * runs (the wrapper's ready line), uploading the helper first when the VM lacks it.
+ * Only then may the caller write to its stdin: bytes sent while the remote shell
+ * still starts wait in sshd's buffers, and a dropped link loses them all, so a cut
+ * upload would keep nothing to resume from.  Stdout that arrived behind the ready
+ * line is appended to early.  Then as ssh.h: ssh_exec_write, ssh_exec_close_stdin,
+ * ssh_exec_read, ssh_exec_finish.  0, GG_EXIT_SSH when the link broke,
+ * GG_EXIT_INTERRUPTED on ^C, or GG_EXIT_REMOTE (sudo refused, upload refused) with
+ * *cause set.
+ */
+int remote_start(struct remote *r, const char *args, struct ssh_exec **x, struct gg_buf *early,
+		 char **cause);
+
+/*
  * Run `helper ARGS` with stdin in (may be NULL) and its stdout into out.  0 when the
  * helper exited 0; otherwise an exit code (GG_EXIT_REMOTE for a refusal, with the
  * helper's own error line) with *cause set.
  */
 int remote_helper(struct remote *r, const char *args, const void *in, size_t in_len,
 		  struct gg_buf *out, char **cause);
-
-/* The shell command line that runs `helper ARGS` (sudo, env, sha256 check). malloc'd. */
-char *remote_command(struct remote *r, const char *args);
 
 /* How a followed stream ended. */
 enum follow_end {

@@ -78,10 +78,19 @@ test_expect_success 'a truncated stream keeps what arrived as a partial blob' '
 	[ ! -e "$GCLOUD_GPU_ROOT/blobs/$name" ] && [ -s "$GCLOUD_GPU_ROOT/blobs/$name.partial" ]
 '
 
+test_expect_success 'a resume from before the end of a partial cuts it back and verifies' '
+	cp "$GCLOUD_GPU_ROOT/blobs/$name.partial" "$TEST_DIR/partial.keep" &&
+	tail -c +1001 "$TEST_DIR/big" >"$TEST_DIR/rest" &&
+	tar_entry "$name.1000" "$TEST_DIR/rest" | "$GG_HELPER" recv >"$TEST_DIR/recv.json" &&
+	jq -e ".bytes == 299000" "$TEST_DIR/recv.json" &&
+	cmp "$TEST_DIR/big" "$GCLOUD_GPU_ROOT/blobs/$name" &&
+	rm "$GCLOUD_GPU_ROOT/blobs/$name" && mv "$TEST_DIR/partial.keep" "$GCLOUD_GPU_ROOT/blobs/$name.partial"
+'
+
 test_expect_success 'entries with other names or types are refused' '
 	tar_entry "../escape" "$TEST_DIR/liar" | test_expect_code 3 "$GG_HELPER" recv 2>"$TEST_DIR/err" &&
 	one_error_line "$TEST_DIR/err" && test_grep "not named <sha256>" "$TEST_DIR/err" &&
-	tar_entry "$name.999" "$TEST_DIR/liar" | test_expect_code 3 "$GG_HELPER" recv 2>"$TEST_DIR/err" &&
+	tar_entry "$name.299999" "$TEST_DIR/liar" | test_expect_code 3 "$GG_HELPER" recv 2>"$TEST_DIR/err" &&
 	test_grep "ask .have. again" "$TEST_DIR/err"
 '
 
