@@ -620,11 +620,14 @@ int remote_follow(struct remote *r, const char *first_args, const char *again,
 	struct stream s;
 	struct gg_buf err = GG_BUF_INIT;
 	char *args = xstrdup(first_args);
+	long long before;
+	long idle_ms = 0;
 	int status, rc;
 
 	memset(&s, 0, sizeof s);
 	for (;;) {
 		gg_buf_reset(&err);
+		before = r->floor;
 		rc = stream_once(r, args, deadline, &s, &status, &err, cause);
 		target_seen_save(r->target, &r->seen);
 		if (rc == GG_EXIT_SSH) {
@@ -638,7 +641,17 @@ int remote_follow(struct remote *r, const char *first_args, const char *again,
 			rc = helper_failed(r, "the helper", status, err.data, cause);
 			break;
 		}
-		/* The stream stopped before the plan ended: pick it up after what we saw. */
+		/*
+		 * The stream stopped before the plan ended: pick it up after what we saw.  A
+		 * VM that said it reboots keeps answering "rebooting" until it goes down:
+		 * ask again with a growing pause while nothing new comes.
+		 */
+		if (rc == 0 && r->floor == before) {
+			idle_ms = idle_ms == 0 ? 500 : (idle_ms * 2 > 5000 ? 5000 : idle_ms * 2);
+			nap(idle_ms);
+		} else {
+			idle_ms = 0;
+		}
 		free(args);
 		xasprintf(&args, "%s --from %lld", again, r->floor + 1);
 	}

@@ -74,6 +74,20 @@ sent_bytes() {
 	sed -n 's/^sent \([0-9]*\) payload bytes.*/\1/p' "$1"
 }
 
+# A relay (tools/relay.py, options passed on) in front of sshd, with the same host key
+# for its port in a known_hosts file: VIA_RELAY is the target through it.
+start_relay() {
+	rm -f "$TEST_DIR/relay.port"
+	python3 "$RELAY" "$TEST_DIR/relay.port" "$SSHD_PORT" "$@" & test_track_pid $!
+	for _ in $(seq 50); do [ -s "$TEST_DIR/relay.port" ] && break; sleep 0.1; done
+	RELAY_PORT=$(cat "$TEST_DIR/relay.port")
+	printf "[127.0.0.1]:%s %s\n" "$RELAY_PORT" "$(cut -d" " -f1-2 "$SSHD_DIR/host_ed25519.pub")" \
+		>"$TEST_DIR/relay_known_hosts"
+	# shellcheck disable=SC2034 # used by the scripts that source this
+	VIA_RELAY=(--ssh "$SSHD_USER@127.0.0.1:$RELAY_PORT" -i "$SSHD_CLIENT_KEY"
+		--known-hosts "$TEST_DIR/relay_known_hosts" --connect-timeout 5)
+}
+
 # Add a step to $TEST_DIR/recipe that prints N lines, one each 0.3 s (a long step).
 add_slow_step() {
 	cat >"$TEST_DIR/recipe/steps/25-slow.sh" <<'STEP'

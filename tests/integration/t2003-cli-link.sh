@@ -13,19 +13,6 @@ SSHD_EXTRA_CONFIG="SetEnv BASH_ENV=$TEST_DIR/bash_env"
 cli_setup || exit 1
 require_helper have recv apply follow resume
 
-# A relay in front of sshd; its port gets the same host key in a known_hosts file.
-start_relay() {
-	rm -f "$TEST_DIR/relay.port"
-	python3 "$RELAY" "$TEST_DIR/relay.port" "$SSHD_PORT" "$@" & test_track_pid $!
-	for _ in $(seq 50); do [ -s "$TEST_DIR/relay.port" ] && break; sleep 0.1; done
-	RELAY_PORT=$(cat "$TEST_DIR/relay.port")
-	printf "[127.0.0.1]:%s %s\n" "$RELAY_PORT" "$(cut -d" " -f1-2 "$SSHD_DIR/host_ed25519.pub")" \
-		>"$TEST_DIR/relay_known_hosts"
-	# shellcheck disable=SC2034 # used in the test bodies
-	VIA_RELAY=(--ssh "$SSHD_USER@127.0.0.1:$RELAY_PORT" -i "$SSHD_CLIENT_KEY"
-		--known-hosts "$TEST_DIR/relay_known_hosts" --connect-timeout 5)
-}
-
 # The link is paced at 10 MB/s (slower than the VM side writes, as a real uplink is)
 # and cut after 1.5 MB, while the remote shell takes 0.5 s to start: a CLI that
 # streams before the helper runs parks the bytes in sshd, which drops them with the
