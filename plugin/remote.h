@@ -49,7 +49,8 @@ struct remote {
 
 /*
  * Connect and bootstrap the helper.  With deadline (a time_t) set, an unreachable
- * host is waited for with backoff until then (reattach).  r is filled (release with remote_close).  0, or
+ * host is waited for with backoff until then (reattach); so is a target with
+ * settle_seconds (a VM just started or given its key), for that long.  r is filled (release with remote_close).  0, or
  * an exit code with *cause set.
  */
 int remote_open(struct remote *r, struct target *t, struct ui *ui, long long deadline,
