@@ -136,6 +136,18 @@ int opt_target(struct target_args *a, enum opt_result res, int id, const char *a
 			return GG_EXIT_USAGE;
 		a->connect_timeout = (int)n;
 		return 0;
+	case OPT_PROJECT:
+		a->project = arg;
+		return 0;
+	case OPT_ZONE:
+		a->zone = arg;
+		return 0;
+	case OPT_ACCESS_TOKEN_FILE:
+		a->access_token_file = arg;
+		return 0;
+	case OPT_INTERNAL_IP:
+		a->internal_ip = 1;
+		return 0;
 	default:
 		return gg_fail(cause, GG_EXIT_USAGE, "option not handled");
 	}

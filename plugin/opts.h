@@ -43,6 +43,10 @@ enum opt_id {
 	OPT_KNOWN_HOSTS,
 	OPT_ACCEPT_NEW,
 	OPT_CONNECT_TIMEOUT,
+	OPT_PROJECT,
+	OPT_ZONE,
+	OPT_ACCESS_TOKEN_FILE,
+	OPT_INTERNAL_IP,
 	OPT_COMMAND = 100,
 };
 
@@ -52,17 +56,27 @@ enum opt_id {
 	{ "identity", 'i', 1, OPT_IDENTITY },                              \
 	{ "known-hosts", 0, 1, OPT_KNOWN_HOSTS },                          \
 	{ "accept-new-host-key", 0, 0, OPT_ACCEPT_NEW },                   \
-	{ "connect-timeout", 0, 1, OPT_CONNECT_TIMEOUT }
+	{ "connect-timeout", 0, 1, OPT_CONNECT_TIMEOUT },                  \
+	{ "project", 0, 1, OPT_PROJECT },                                  \
+	{ "zone", 0, 1, OPT_ZONE },                                        \
+	{ "access-token-file", 0, 1, OPT_ACCESS_TOKEN_FILE },              \
+	{ "internal-ip", 0, 0, OPT_INTERNAL_IP }
 
 /* The help text of the shared options, for the commands' --help. */
 #define OPT_TARGET_HELP                                                                  \
 	"Target:\n"                                                                      \
 	"  VM                         a Compute Engine VM name\n"                        \
 	"  --ssh USER@HOST[:PORT]     any SSH host instead of a VM\n"                    \
-	"  -i, --identity FILE        private key (default: the agent, then ~/.ssh/id_*)\n" \
-	"  --known-hosts FILE         known hosts file (default ~/.ssh/known_hosts)\n"   \
+	"  -i, --identity FILE        private key (default: the agent, then ~/.ssh/id_*;\n" \
+	"                             a VM: ~/.ssh/google_compute_engine)\n"            \
+	"  --known-hosts FILE         known hosts (default ~/.ssh/known_hosts; for a VM:\n" \
+	"                             what it publishes, in google_compute_known_hosts)\n" \
 	"  --accept-new-host-key      trust a host seen for the first time\n"            \
-	"  --connect-timeout SECONDS  give up connecting after this long (default 15)\n"
+	"  --connect-timeout SECONDS  give up connecting after this long (default 15)\n" \
+	"  --project PROJECT          the VM's project (default: gcloud's core/project)\n" \
+	"  --zone ZONE                the VM's zone (default: gcloud's compute/zone)\n"  \
+	"  --access-token-file FILE   Google access token (default: gcloud's login)\n" \
+	"  --internal-ip              connect to the VM's VPC address (from inside)\n"
 
 struct opt_parser {
 	int argc;
@@ -78,7 +92,7 @@ enum opt_result opt_next(struct opt_parser *p, const struct opt_spec *table, int
 			 const char **arg, char **cause);
 
 /*
- * Apply a shared target option (OPT_SSH ... OPT_CONNECT_TIMEOUT) or, for
+ * Apply a shared target option (OPT_SSH ... OPT_INTERNAL_IP) or, for
  * OPT_ARGUMENT, take the VM name.  0, or GG_EXIT_USAGE with *cause set.
  */
 int opt_target(struct target_args *a, enum opt_result res, int id, const char *arg,

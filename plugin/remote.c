@@ -343,6 +343,8 @@ int remote_open(struct remote *r, struct target *t, struct ui *ui, long long dea
 		return GG_EXIT_ERROR;
 	if (gg_sha256_file(r->helper_path, r->helper_sha, &size, cause) != 0)
 		return GG_EXIT_ERROR;
+	if (deadline == 0 && t->settle_seconds > 0)
+		deadline = (long long)time(NULL) + t->settle_seconds;
 	if ((rc = deadline > 0 ? connect_wait(r, deadline, 0, cause)
 			       : ssh_conn_open(&t->ssh, &r->conn, cause)) != 0)
 		return rc;

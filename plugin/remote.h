@@ -54,8 +54,9 @@ struct remote {
 /*
  * Connect.  With deadline (a time_t) set, an unreachable host is waited for with
  * backoff until then (reattach), and a helper upload cut by a dropped link is tried
- * again until then.  r is filled (release with remote_close).  0, or an exit code
- * with *cause set.
+ * again until then; so is a target with settle_seconds (a VM just started or given
+ * its key), for that long.  r is filled (release with remote_close).  0, or an exit
+ * code with *cause set.
  */
 int remote_open(struct remote *r, struct target *t, struct ui *ui, long long deadline,
 		char **cause);

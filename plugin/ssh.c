@@ -10,6 +10,8 @@
 #include "ssh.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -46,6 +48,7 @@ struct ssh_conn {
 	char *name;
 	char *user;
 	time_t last_sent;
+	int fd;            /* the socket made here (host key alias), else -1 */
 };
 
 struct ssh_exec {
@@ -123,7 +126,9 @@ static char *known_fingerprint(const struct ssh_options *o, const char *known_ho
 
 	if (f == NULL)
 		return NULL;
-	if (port == 22)
+	if (o->host_key_alias != NULL)
+		snprintf(host, sizeof host, "%s", o->host_key_alias);
+	else if (port == 22)
 		snprintf(host, sizeof host, "%s", o->host);
 	else
 		snprintf(host, sizeof host, "[%s]:%d", o->host, port);
@@ -162,6 +167,16 @@ static int check_host_key(struct ssh_conn *c, const struct ssh_options *o,
 	case SSH_KNOWN_HOSTS_CHANGED:
 	case SSH_KNOWN_HOSTS_OTHER:
 		known_fp = known_fingerprint(o, known_hosts);
+		if (o->host_key_alias != NULL) {
+			gg_fail(cause, GG_EXIT_HOSTKEY,
+				"host key of '%s' is not the one the VM published: '%s' has %s "
+				"for '%s', the host offers %s %s; nothing was sent (another "
+				"machine answers at that address, or the VM's keys changed "
+				"without being published)", c->name, known_hosts,
+				known_fp != NULL ? known_fp : "other keys", o->host_key_alias,
+				type, server_fp);
+			break;
+		}
 		gg_fail(cause, GG_EXIT_HOSTKEY,
 			"host key of '%s' changed: '%s' has %s, the host offers %s %s; "
 			"nothing was sent (if the VM was recreated, remove the old key with "
@@ -242,6 +257,61 @@ static void tune_socket(ssh_session s)
 	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count);
 }
 
+/*
+ * A TCP connection to host:port within timeout seconds, for a session that looks its
+ * host key up under an alias: libssh connects to the very name it checks, so the
+ * socket is made here and handed over with SSH_OPTIONS_FD (see ssh_conn_close).
+ */
+static int connect_socket(const char *name, const char *host, int port, long timeout,
+			  int *fd_out, char **cause)
+{
+	struct addrinfo hints, *list = NULL, *ai;
+	char service[16];
+	int fd = -1, err = ECONNREFUSED, rc;
+
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	snprintf(service, sizeof service, "%d", port);
+	if ((rc = getaddrinfo(host, service, &hints, &list)) != 0)
+		return gg_fail(cause, GG_EXIT_SSH, "cannot connect to '%s': %s", name,
+			       gai_strerror(rc));
+	for (ai = list; ai != NULL; ai = ai->ai_next) {
+		struct pollfd p = { .events = POLLOUT };
+		socklen_t len = sizeof err;
+
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+			    ai->ai_protocol);
+		if (fd < 0) {
+			err = errno;
+			continue;
+		}
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+			break;
+		err = errno;
+		if (err == EINPROGRESS) {
+			p.fd = fd;
+			rc = poll(&p, 1, (int)(timeout * 1000));
+			if (rc == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 &&
+			    err == 0)
+				break;
+			if (rc == 0)
+				err = ETIMEDOUT;
+			else if (rc < 0)
+				err = errno;
+		}
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(list);
+	if (fd < 0)
+		return gg_fail_errno(cause, GG_EXIT_SSH, err, "cannot connect to '%s'", name);
+	/* libssh expects a blocking socket, as its own connect leaves it. */
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	*fd_out = fd;
+	return 0;
+}
+
 int ssh_conn_open(const struct ssh_options *o, struct ssh_conn **out, char **cause)
 {
 	struct ssh_conn *c = xcalloc(1, sizeof *c);
@@ -249,8 +319,10 @@ int ssh_conn_open(const struct ssh_options *o, struct ssh_conn **out, char **cau
 	char *ssh_dir = NULL, *known_hosts = NULL;
 	long timeout = o->connect_timeout > 0 ? o->connect_timeout : 15;
 	int port = o->port > 0 ? o->port : 22, off = 0, on = 1, r;
+	int lookup_port = o->host_key_alias != NULL ? 22 : port;
 
 	*out = NULL;
+	c->fd = -1;
 	c->user = xstrdup(o->user != NULL ? o->user : (getenv("USER") != NULL ? getenv("USER") : "root"));
 	xasprintf(&c->name, "%s@%s:%d", c->user, o->host, port);
 	if (home != NULL && home[0] != '\0')
@@ -269,11 +341,17 @@ int ssh_conn_open(const struct ssh_options *o, struct ssh_conn **out, char **cau
 	}
 	/*
 	 * ~/.ssh/config is not read: what the command line says is what happens, the
-	 * same on every machine.
+	 * same on every machine.  With a host key alias libssh gets the alias as the
+	 * host (on port 22, so the lookup name is the alias alone, as OpenSSH's) and the
+	 * socket made here.
 	 */
+	if (o->host_key_alias != NULL &&
+	    (r = connect_socket(c->name, o->host, port, timeout, &c->fd, cause)) != 0)
+		goto out;
 	if (ssh_options_set(c->session, SSH_OPTIONS_PROCESS_CONFIG, &off) != 0 ||
-	    ssh_options_set(c->session, SSH_OPTIONS_HOST, o->host) != 0 ||
-	    ssh_options_set(c->session, SSH_OPTIONS_PORT, &port) != 0 ||
+	    ssh_options_set(c->session, SSH_OPTIONS_HOST,
+			    c->fd >= 0 ? o->host_key_alias : o->host) != 0 ||
+	    ssh_options_set(c->session, SSH_OPTIONS_PORT, &lookup_port) != 0 ||
 	    ssh_options_set(c->session, SSH_OPTIONS_USER, c->user) != 0 ||
 	    ssh_options_set(c->session, SSH_OPTIONS_SSH_DIR, ssh_dir) != 0 ||
 	    ssh_options_set(c->session, SSH_OPTIONS_KNOWNHOSTS, known_hosts) != 0 ||
@@ -283,9 +361,13 @@ int ssh_conn_open(const struct ssh_options *o, struct ssh_conn **out, char **cau
 	    ssh_options_set(c->session, SSH_OPTIONS_CIPHERS_S_C, CIPHERS) != 0 ||
 	    ssh_options_set(c->session, SSH_OPTIONS_PASSWORD_AUTH, &off) != 0 ||
 	    ssh_options_set(c->session, SSH_OPTIONS_KBDINT_AUTH, &off) != 0 ||
-	    ssh_options_set(c->session, SSH_OPTIONS_GSSAPI_AUTH, &off) != 0) {
+	    ssh_options_set(c->session, SSH_OPTIONS_GSSAPI_AUTH, &off) != 0 ||
+	    (c->fd >= 0 && ssh_options_set(c->session, SSH_OPTIONS_FD, &c->fd) != 0)) {
 		r = gg_fail(cause, GG_EXIT_SSH, "cannot set SSH options for '%s': %s", c->name,
 			    ssh_get_error(c->session));
+		if (c->fd >= 0)
+			close(c->fd);
+		c->fd = -1;
 		goto out;
 	}
 	if (ssh_connect(c->session) != SSH_OK) {
@@ -314,10 +396,20 @@ void ssh_conn_close(struct ssh_conn *c)
 {
 	if (c == NULL)
 		return;
+	/*
+	 * libssh closes a socket it was given when the link fails (and forgets it), but
+	 * 0.10 leaves it open on disconnect: close it when libssh still held it and the
+	 * disconnect left it open.  Nothing else runs in between, so the number cannot
+	 * have been reused.
+	 */
+	if (c->fd >= 0 && (c->session == NULL || ssh_get_fd(c->session) != c->fd))
+		c->fd = -1;
 	if (c->session != NULL) {
 		ssh_disconnect(c->session);
 		ssh_free(c->session);
 	}
+	if (c->fd >= 0 && fcntl(c->fd, F_GETFD) != -1)
+		close(c->fd);
 	free(c->name);
 	free(c->user);
 	free(c);

@@ -38,9 +38,16 @@ struct ssh_options {
 	const char *known_hosts; /* NULL: ~/.ssh/known_hosts */
 	int accept_new_host_key; /* add an unknown host's key without asking */
 	int connect_timeout;     /* seconds for connect and each blocking step; 0: 15 */
+	/*
+	 * NULL: look the host key up by address ("HOST" or "[HOST]:PORT").  Else the name
+	 * to look it up under, as OpenSSH's HostKeyAlias ("compute.<id>" for a Compute
+	 * Engine VM): the socket is connected to host:port here and libssh only ever
+	 * hears the alias.
+	 */
+	const char *host_key_alias;
 };
 
-#define SSH_OPTIONS_INIT { NULL, 0, NULL, NULL, NULL, 0, 0 }
+#define SSH_OPTIONS_INIT { NULL, 0, NULL, NULL, NULL, 0, 0, NULL }
 
 struct ssh_conn;
 struct ssh_exec;

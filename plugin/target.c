@@ -68,6 +68,10 @@ int target_resolve(const struct target_args *a, struct target *t, char **cause)
 		return gg_fail(cause, GG_EXIT_USAGE, "name either a VM or --ssh USER@HOST, not both");
 	if (a->ssh == NULL && a->vm == NULL)
 		return gg_fail(cause, GG_EXIT_USAGE, "no target: name a VM or give --ssh USER@HOST[:PORT]");
+	if (a->ssh != NULL && (a->project != NULL || a->zone != NULL ||
+			       a->access_token_file != NULL || a->internal_ip))
+		return gg_fail(cause, GG_EXIT_USAGE, "--project, --zone, --access-token-file and "
+			       "--internal-ip are for a VM name, not --ssh");
 	if (a->identity != NULL)
 		t->identity = xstrdup(a->identity);
 	if (a->known_hosts != NULL)
@@ -91,6 +95,7 @@ int target_resolve(const struct target_args *a, struct target *t, char **cause)
 	t->ssh.user = t->user;
 	t->ssh.identity = t->identity;
 	t->ssh.known_hosts = t->known_hosts;
+	t->ssh.host_key_alias = t->host_key_alias;
 	t->ssh.accept_new_host_key = a->accept_new_host_key;
 	t->ssh.connect_timeout = a->connect_timeout;
 	return 0;
@@ -107,6 +112,7 @@ void target_release(struct target *t)
 	free(t->user);
 	free(t->identity);
 	free(t->known_hosts);
+	free(t->host_key_alias);
 	memset(t, 0, sizeof *t);
 }
 

@@ -5,7 +5,7 @@
  * Compute Engine VM name.  target_resolve turns the options into a struct target with
  * everything ssh.h needs; a VM name goes through target_resolve_gce (target-gce.c),
  * the one hook the Compute Engine code fills: look the instance up, start it when
- * TERMINATED, and set host, user, key and known_hosts file.
+ * TERMINATED, and set host, user, key, known_hosts file and host key alias.
  *
  * Per target, the last event this machine saw is kept under
  * $XDG_STATE_HOME/gcloud-gpu/targets/, so that `reattach` and `logs --since last`
@@ -25,6 +25,11 @@ struct target_args {
 	const char *known_hosts; /* --known-hosts FILE */
 	int accept_new_host_key; /* --accept-new-host-key */
 	int connect_timeout;     /* --connect-timeout SECONDS */
+	/* A VM name's Compute Engine options (gce.h struct gce_options) */
+	const char *project;     /* --project */
+	const char *zone;        /* --zone */
+	const char *access_token_file; /* --access-token-file */
+	int internal_ip;         /* --internal-ip */
 };
 
 struct target {
@@ -34,7 +39,10 @@ struct target {
 	char *user;              /* NULL: the local user */
 	char *identity;
 	char *known_hosts;
+	char *host_key_alias;    /* look the host key up under this name (ssh.h) */
 	int port;
+	int settle_seconds;      /* a VM just started or its key just added: connection
+				  * and authentication refusals are waited out this long */
 	struct ssh_options ssh;  /* points into the fields above */
 };
 

@@ -21,6 +21,8 @@ Scenario keys (all optional):
   accelerators      extra accelerator type names offered by the zone
   image_families    families that exist (default ["ubuntu-2204-lts"])
   metadata_conflicts  how many setMetadata calls answer 412 first
+  guest_agent_delay   seconds between a setMetadata and its ssh-keys reaching the
+                      authorized_keys file (the guest agent is not instant)
   fail              [{"match": "GET /compute/v1/.../node-name", "status": 503,
                       "reason": "backendError", "times": 2}]
   operation_error   {"code": "ZONE_RESOURCE_POOL_EXHAUSTED", "message": "..."}: the
@@ -41,6 +43,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
 
@@ -310,7 +313,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             inst["metadata"]["items"] = body.get("items", [])
             inst["metadata"]["fingerprint"] = base64.b64encode(
                 hashlib.sha256(json.dumps(body).encode()).digest()[:8]).decode()
-            st.write_authorized_keys(inst)
+            delay = s.get("guest_agent_delay", 0)
+            if delay:
+                threading.Timer(delay, st.write_authorized_keys, [copy.deepcopy(inst)]).start()
+            else:
+                st.write_authorized_keys(inst)
             answer = st.fixture("zones_us_central1_a_instances_node_name_setMetadata_post.json")
             answer["name"] = "operation-%d-setMetadata" % (st.op_counter + 1)
             st.op_counter += 1

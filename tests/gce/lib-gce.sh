@@ -1,10 +1,13 @@
+# shellcheck shell=bash
 # tests/gce/lib-gce.sh: start the loopback Compute Engine API (fake_api.py) for a
 # behaviour test, after tests/integration/lib.sh.
 #
 #   fake_api_start [--authorized-keys FILE]   exports FAKE_API_PORT, FAKE_API_STATE,
 #       HOME (a scratch one), CLOUDSDK_CONFIG with a default configuration whose
 #       api_endpoint_overrides/compute points at the server, XDG_CACHE_HOME, and
-#       GCLOUD_GPU_API_DELAY_MS=5 so that retries and polls take milliseconds
+#       GCLOUD_GPU_API_DELAY_MS=5 so that retries and polls take milliseconds; and
+#       moves into $TEST_DIR, so that the tests' relative files (out, err) stay
+#       out of the source tree
 #   fake_scenario JSON     what the server should answer differently (fake_api.py)
 #   fake_requests PATTERN  how many logged requests match the grep pattern
 #   fake_log_reset         forget the request log
@@ -51,6 +54,7 @@ compute = http://127.0.0.1:$FAKE_API_PORT/compute/v1/
 CONFIG
 	printf 'test-token\n' >"$TEST_DIR/token"
 	export FAKE_API_PORT FAKE_API_STATE HOME CLOUDSDK_CONFIG XDG_CACHE_HOME GCLOUD_GPU_API_DELAY_MS
+	cd "$TEST_DIR" || return 1
 	unset GOOGLE_APPLICATION_CREDENTIALS CLOUDSDK_CORE_PROJECT CLOUDSDK_COMPUTE_ZONE \
 		CLOUDSDK_ACTIVE_CONFIG_NAME CLOUDSDK_AUTH_ACCESS_TOKEN_FILE
 }

@@ -119,6 +119,38 @@ static void test_resolve(void **state)
 	free(cause);
 }
 
+/* The Compute Engine options of a VM target land in target_args. */
+static void test_gce_options(void **state)
+{
+	char *argv[] = { "push", "my-vm", "--project", "p1", "--zone=us-east1-b",
+			 "--access-token-file", "/tok", "--internal-ip", NULL };
+	struct target_args a = { 0 };
+	struct target t;
+	struct opt_parser p;
+	enum opt_result res;
+	const char *arg;
+	char *cause = NULL;
+	int id;
+
+	(void)state;
+	opt_init(&p, 8, argv);
+	while ((res = opt_next(&p, table, &id, &arg, &cause)) != OPT_END) {
+		assert_int_not_equal(res, OPT_ERROR);
+		assert_int_equal(opt_target(&a, res, id, arg, &cause), 0);
+	}
+	assert_string_equal(a.vm, "my-vm");
+	assert_string_equal(a.project, "p1");
+	assert_string_equal(a.zone, "us-east1-b");
+	assert_string_equal(a.access_token_file, "/tok");
+	assert_int_equal(a.internal_ip, 1);
+	assert_null(a.ssh);
+	a.vm = NULL;
+	a.ssh = "me@h";
+	assert_int_equal(target_resolve(&a, &t, &cause), GG_EXIT_USAGE);
+	assert_non_null(strstr(cause, "are for a VM name"));
+	free(cause);
+}
+
 static void test_shell_quote(void **state)
 {
 	struct gg_buf b = GG_BUF_INIT;
@@ -136,6 +168,7 @@ int main(void)
 		cmocka_unit_test(test_option_errors),
 		cmocka_unit_test(test_ssh_targets),
 		cmocka_unit_test(test_resolve),
+		cmocka_unit_test(test_gce_options),
 		cmocka_unit_test(test_shell_quote),
 	};
 
