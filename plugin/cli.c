@@ -10,10 +10,19 @@
 
 #include "cli.h"
 #include "error.h"
+#include "gce.h"
 #include "protocol.h"
 
 const struct cli_command cli_commands[] = {
 	{ "help", cmd_help, "[COMMAND]", "show help for gcloud-gpu or one command" },
+	{ "create", cmd_create, "NAME [--gpu TYPE] [--gpu-count N] [--machine-type M] "
+	  "[--image-family F] [--disk-gb N] [--spot] " GCE_OPTIONS_USAGE,
+	  "create a GPU VM on Compute Engine (quota checked first)" },
+	{ "start", cmd_start, "NAME " GCE_OPTIONS_USAGE, "start a stopped VM" },
+	{ "stop", cmd_stop, "NAME " GCE_OPTIONS_USAGE, "stop a VM: its GPU is no longer billed" },
+	{ "delete", cmd_delete, "NAME [--yes] " GCE_OPTIONS_USAGE, "delete a VM and its disk" },
+	{ "ssh-config", cmd_ssh_config, "NAME " GCE_OPTIONS_USAGE " [--internal-ip]",
+	  "print an OpenSSH Host block for a VM (key and host keys set up)" },
 	{ NULL, NULL, NULL, NULL },
 };
 

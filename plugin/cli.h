@@ -41,5 +41,10 @@ void cli_usage(FILE *f);
 int cli_main(int argc, char **argv);
 
 int cmd_help(int argc, char **argv, char **cause);
+int cmd_create(int argc, char **argv, char **cause);
+int cmd_start(int argc, char **argv, char **cause);
+int cmd_stop(int argc, char **argv, char **cause);
+int cmd_delete(int argc, char **argv, char **cause);
+int cmd_ssh_config(int argc, char **argv, char **cause);
 
 #endif

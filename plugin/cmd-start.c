@@ -1,0 +1,28 @@
+/*
+ * cmd-start.c: `gcloud-gpu start NAME`: start a stopped VM and wait until it runs.
+ */
+#include <stdio.h>
+
+#include "cli.h"
+#include "gce.h"
+
+int cmd_start(int argc, char **argv, char **cause)
+{
+	struct gce_options o = GCE_OPTIONS_INIT;
+	const char *name, *address;
+	json_t *instance = NULL;
+	struct gce g;
+	int started, r;
+
+	if ((r = gce_parse_instance_args(argc, argv, &o, &name, NULL, cause)) != 0)
+		return r;
+	if ((r = gce_open(&g, &o, cause)) == 0 &&
+	    (r = gce_ensure_running(&g, name, &instance, &started, cause)) == 0) {
+		address = gce_instance_address(instance, 0);
+		printf("%s is running%s; address %s\n", name, started ? "" : " (it already was)",
+		       address != NULL ? address : "none (no external address)");
+	}
+	json_decref(instance);
+	gce_close(&g);
+	return r;
+}

@@ -1,0 +1,27 @@
+/*
+ * cmd-stop.c: `gcloud-gpu stop NAME`: stop a VM, so that it costs only its disk.
+ *
+ * Stopping is how a student keeps free credits: a stopped VM's GPU is not billed.
+ * The recipe brings Jupyter back after `start` and `reattach`.
+ */
+#include <stdio.h>
+
+#include "cli.h"
+#include "gce.h"
+
+int cmd_stop(int argc, char **argv, char **cause)
+{
+	struct gce_options o = GCE_OPTIONS_INIT;
+	const char *name;
+	struct gce g;
+	int r;
+
+	if ((r = gce_parse_instance_args(argc, argv, &o, &name, NULL, cause)) != 0)
+		return r;
+	if ((r = gce_open(&g, &o, cause)) == 0 &&
+	    (r = gce_instance_action(&g, name, "stop", cause)) == 0)
+		printf("%s is stopped: its GPU and CPU are no longer billed, its disk is; "
+		       "'gcloud-gpu start %s' brings it back\n", name, name);
+	gce_close(&g);
+	return r;
+}

@@ -1,0 +1,352 @@
+#!/usr/bin/env python3
+"""A loopback stand-in for the Compute Engine v1 API and Google's OAuth token endpoint.
+
+It answers with the recorded bodies in ../shared/fixtures/gce (--fixtures), changed
+only where a test asks: the test writes a scenario (JSON) to STATE/scenario.json, and
+the server re-reads it on every request; when its content changes, the server's memory
+(instances, operations, consumed failures) starts again from the fixtures.
+
+Scenario keys (all optional):
+  tokens            bearer tokens the API accepts (default ["test-token"])
+  refresh_token     the refresh token the token endpoint accepts
+  service_account   the client_email whose JWT grant is accepted
+  token_expires_in  expires_in of issued tokens (default 3600)
+  issue_token       the access token the endpoint issues (default "test-token")
+  instance          fields merged into the fixture instance (status, id, ...)
+  nat_ip            the instance's natIP; null removes its access configs
+  metadata_items    the instance's metadata items
+  project_metadata_items   the project's commonInstanceMetadata items
+  region_quotas / project_quotas   quotas appended to the fixtures' lists
+  host_keys         [{"key": "ssh-ed25519", "value": "AAAA..."}] as guest attributes
+  accelerators      extra accelerator type names offered by the zone
+  image_families    families that exist (default ["ubuntu-2204-lts"])
+  metadata_conflicts  how many setMetadata calls answer 412 first
+  fail              [{"match": "GET /compute/v1/.../node-name", "status": 503,
+                      "reason": "backendError", "times": 2}]
+  operation_error   {"code": "ZONE_RESOURCE_POOL_EXHAUSTED", "message": "..."}: the
+                    next operations end with this error
+
+Every request is logged as "METHOD PATH" to STATE/requests.log; the body of an
+instances.insert goes to STATE/insert-body.json.  With --authorized-keys FILE the
+instance's ssh-keys metadata is written there as an OpenSSH authorized_keys file, as
+the guest agent would.  --public-key PEM verifies service-account JWTs with openssl.
+"""
+import argparse
+import base64
+import copy
+import hashlib
+import http.server
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+
+API = "/compute/v1/"
+
+
+def b64url_decode(s):
+    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+
+
+class State:
+    def __init__(self, args):
+        self.args = args
+        self.scenario_text = None
+        self.scenario = {}
+        self.reset()
+
+    def fixture(self, name):
+        with open(os.path.join(self.args.fixtures, name)) as f:
+            return json.load(f)
+
+    def reset(self):
+        s = self.scenario
+        inst = self.fixture("zones_us-central1-a_instances_node-name.json")
+        inst.update(s.get("instance", {}))
+        if "nat_ip" in s:
+            nic = inst["networkInterfaces"][0]
+            if s["nat_ip"] is None:
+                nic.pop("accessConfigs", None)
+            else:
+                nic["accessConfigs"][0]["natIP"] = s["nat_ip"]
+        if "metadata_items" in s:
+            inst["metadata"]["items"] = s["metadata_items"]
+        self.instances = {inst["name"]: inst}
+        self.project = self.fixture("project.json")
+        if "project_metadata_items" in s:
+            self.project["commonInstanceMetadata"]["items"] = s["project_metadata_items"]
+        self.project["quotas"] += s.get("project_quotas", [])
+        self.region = self.fixture("regions_us-central1.json")
+        self.region["quotas"] += s.get("region_quotas", [])
+        self.operations = {}
+        self.fail_counts = {}
+        self.conflicts = s.get("metadata_conflicts", 0)
+        self.op_counter = 0
+        self.write_authorized_keys(inst)
+
+    def reload(self):
+        path = os.path.join(self.args.state, "scenario.json")
+        try:
+            with open(path) as f:
+                text = f.read()
+        except FileNotFoundError:
+            text = "{}"
+        if text != self.scenario_text:
+            self.scenario_text = text
+            self.scenario = json.loads(text)
+            self.reset()
+
+    def write_authorized_keys(self, inst):
+        if not self.args.authorized_keys:
+            return
+        lines = []
+        for item in inst.get("metadata", {}).get("items", []):
+            if item["key"] == "ssh-keys":
+                for line in item["value"].splitlines():
+                    if ":" in line:
+                        lines.append(line.split(":", 1)[1])
+        with open(self.args.authorized_keys, "w") as f:
+            f.write("".join(l + "\n" for l in lines))
+        os.chmod(self.args.authorized_keys, 0o600)
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt, *args):
+        pass
+
+    def send_json(self, status, body):
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def send_error_body(self, status, reason, message):
+        self.send_json(status, {"error": {"code": status, "message": message,
+                                          "errors": [{"domain": "global", "reason": reason,
+                                                      "message": message}]}})
+
+    def body(self):
+        n = int(self.headers.get("Content-Length", "0"))
+        return self.rfile.read(n) if n else b""
+
+    def handle_any(self, method):
+        st = self.server.state
+        st.reload()
+        url = urllib.parse.urlsplit(self.path)
+        line = method + " " + url.path
+        with open(os.path.join(st.args.state, "requests.log"), "a") as f:
+            f.write(line + "\n")
+        raw = self.body()
+        for i, rule in enumerate(st.scenario.get("fail", [])):
+            if rule["match"] in line and st.fail_counts.get(i, 0) < rule.get("times", 1):
+                st.fail_counts[i] = st.fail_counts.get(i, 0) + 1
+                return self.send_error_body(rule["status"], rule.get("reason", "failed"),
+                                            rule.get("message", "injected failure"))
+        if url.path == "/token" and method == "POST":
+            return self.token(st, urllib.parse.parse_qs(raw.decode()))
+        if not url.path.startswith(API):
+            return self.send_error_body(404, "notFound", "no such path " + url.path)
+        auth = self.headers.get("Authorization", "")
+        if auth not in ["Bearer " + t for t in st.scenario.get("tokens", ["test-token"])]:
+            return self.send_error_body(401, "authError", "Invalid Credentials")
+        parts = url.path[len(API):].split("/")
+        query = urllib.parse.parse_qs(url.query)
+        return self.api(st, method, parts, query, json.loads(raw) if raw else None)
+
+    def do_GET(self):
+        self.handle_any("GET")
+
+    def do_POST(self):
+        self.handle_any("POST")
+
+    def do_DELETE(self):
+        self.handle_any("DELETE")
+
+    # --- OAuth -------------------------------------------------------------------
+    def token(self, st, form):
+        s = st.scenario
+        grant = form.get("grant_type", [""])[0]
+        if grant == "refresh_token":
+            if form.get("refresh_token", [""])[0] != s.get("refresh_token", "test-refresh-token"):
+                return self.send_json(400, {"error": "invalid_grant",
+                                            "error_description": "Bad refresh token"})
+        elif grant == "urn:ietf:params:oauth:grant-type:jwt-bearer":
+            problem = self.verify_jwt(st, form.get("assertion", [""])[0])
+            if problem:
+                return self.send_json(400, {"error": "invalid_grant",
+                                            "error_description": problem})
+        else:
+            return self.send_json(400, {"error": "unsupported_grant_type",
+                                        "error_description": grant})
+        self.send_json(200, {"access_token": s.get("issue_token", "test-token"),
+                             "expires_in": s.get("token_expires_in", 3600),
+                             "token_type": "Bearer"})
+
+    def verify_jwt(self, st, jwt):
+        if not st.args.public_key:
+            return "no public key configured"
+        try:
+            head, claims, sig = jwt.split(".")
+            header = json.loads(b64url_decode(head))
+            body = json.loads(b64url_decode(claims))
+        except ValueError as e:
+            return "malformed JWT: %s" % e
+        if header.get("alg") != "RS256":
+            return "alg is not RS256"
+        with tempfile.TemporaryDirectory() as d:
+            with open(os.path.join(d, "in"), "wb") as f:
+                f.write((head + "." + claims).encode())
+            with open(os.path.join(d, "sig"), "wb") as f:
+                f.write(b64url_decode(sig))
+            r = subprocess.run(["openssl", "dgst", "-sha256", "-verify", st.args.public_key,
+                                "-signature", os.path.join(d, "sig"), os.path.join(d, "in")],
+                               capture_output=True)
+            if r.returncode != 0:
+                return "signature does not verify"
+        port = self.server.server_address[1]
+        if body.get("aud") != "http://127.0.0.1:%d/token" % port:
+            return "wrong aud %r" % body.get("aud")
+        if body.get("iss") != st.scenario.get("service_account", "sa@project.iam.gserviceaccount.com"):
+            return "wrong iss"
+        if not body.get("exp", 0) > time.time() >= body.get("iat", 0) - 60:
+            return "expired or not yet valid"
+        if "cloud-platform" not in body.get("scope", ""):
+            return "wrong scope"
+        return None
+
+    # --- Compute Engine ----------------------------------------------------------
+    def operation(self, st, kind, target, error=None):
+        st.op_counter += 1
+        op = st.fixture("operations_operation_zones_us-central1-a_instances_post.json")
+        op["name"] = "operation-%d-%s" % (st.op_counter, kind)
+        op["operationType"] = kind
+        op["targetLink"] = "https://www.googleapis.com/compute/v1/" + target
+        done = copy.deepcopy(op)
+        err = st.scenario.get("operation_error")
+        if err:
+            done["error"] = {"errors": [{"code": err["code"], "message": err["message"]}]}
+        st.operations[op["name"]] = done
+        op["status"] = "PENDING"
+        op["progress"] = 0
+        return op
+
+    def api(self, st, method, parts, query, body):
+        s = st.scenario
+        # projects/P
+        if len(parts) == 2 and parts[0] == "projects" and method == "GET":
+            return self.send_json(200, st.project)
+        if len(parts) >= 2 and parts[0] == "projects" and parts[2:5] == ["global", "images", "family"]:
+            if parts[5] in s.get("image_families", ["ubuntu-2204-lts"]):
+                return self.send_json(200, {"kind": "compute#image", "name": parts[5] + "-v1",
+                                            "family": parts[5], "status": "READY"})
+            body404 = st.fixture("global_images_family_notfound.json")
+            return self.send_json(404, body404)
+        if len(parts) == 4 and parts[2] == "regions" and method == "GET":
+            region = copy.deepcopy(st.region)
+            region["name"] = parts[3]
+            return self.send_json(200, region)
+        if len(parts) < 4 or parts[2] != "zones":
+            return self.send_error_body(404, "notFound", "unknown resource")
+        rest = parts[4:]
+        zone_path = "/".join(parts[:4])
+        if rest == ["acceleratorTypes"]:
+            k80 = st.fixture("zones_us_central1_a_acceleratorTypes_nvidia_tesla_k80.json")
+            items = [k80] + [dict(k80, name=n, description=n) for n in s.get("accelerators", [])]
+            return self.send_json(200, {"kind": "compute#acceleratorTypeList", "items": items})
+        if len(rest) == 2 and rest[0] == "acceleratorTypes":
+            return self.send_json(200, st.fixture(
+                "zones_us_central1_a_acceleratorTypes_nvidia_tesla_k80.json"))
+        if len(rest) == 2 and rest[0] == "operations":
+            op = st.operations.get(rest[1])
+            if op is None:
+                return self.send_error_body(404, "notFound", "no operation " + rest[1])
+            return self.send_json(200, op)
+        if rest == ["instances"] and method == "POST":
+            with open(os.path.join(st.args.state, "insert-body.json"), "w") as f:
+                json.dump(body, f, indent=1, sort_keys=True)
+            if body["name"] in st.instances:
+                return self.send_error_body(409, "alreadyExists",
+                                            "The resource '%s' already exists" % body["name"])
+            inst = copy.deepcopy(st.instances.get("node-name") or {})
+            inst.update(name=body["name"], status="RUNNING", id=str(1000 + st.op_counter))
+            st.instances[body["name"]] = inst
+            return self.send_json(200, self.operation(st, "insert", zone_path + "/instances"))
+        if len(rest) < 2 or rest[0] != "instances":
+            return self.send_error_body(404, "notFound", "unknown resource")
+        name = rest[1]
+        inst = st.instances.get(name)
+        if inst is None:
+            return self.send_error_body(404, "notFound", "The resource 'projects/%s/zones/%s/"
+                                        "instances/%s' was not found" % (parts[1], parts[3], name))
+        target = zone_path + "/instances/" + name
+        if len(rest) == 2 and method == "GET":
+            return self.send_json(200, inst)
+        if len(rest) == 2 and method == "DELETE":
+            del st.instances[name]
+            return self.send_json(200, self.operation(st, "delete", target))
+        action = rest[2]
+        if action in ("start", "resume") and method == "POST":
+            inst["status"] = "RUNNING"
+            return self.send_json(200, self.operation(st, action, target))
+        if action == "stop" and method == "POST":
+            inst["status"] = "TERMINATED"
+            return self.send_json(200, self.operation(st, action, target))
+        if action == "setMetadata" and method == "POST":
+            if st.conflicts > 0:
+                st.conflicts -= 1
+                # Someone else changed the metadata meanwhile.
+                inst["metadata"]["fingerprint"] = base64.b64encode(os.urandom(8)).decode()
+            if body.get("fingerprint") != inst["metadata"].get("fingerprint"):
+                return self.send_error_body(412, "conditionNotMet",
+                                            "Supplied fingerprint does not match current "
+                                            "metadata fingerprint.")
+            inst["metadata"]["items"] = body.get("items", [])
+            inst["metadata"]["fingerprint"] = base64.b64encode(
+                hashlib.sha256(json.dumps(body).encode()).digest()[:8]).decode()
+            st.write_authorized_keys(inst)
+            answer = st.fixture("zones_us_central1_a_instances_node_name_setMetadata_post.json")
+            answer["name"] = "operation-%d-setMetadata" % (st.op_counter + 1)
+            st.op_counter += 1
+            done = st.fixture("operations_operation_zones_us_central1_a_node_name_setMetadata_post.json")
+            done["name"] = answer["name"]
+            st.operations[answer["name"]] = done
+            return self.send_json(200, answer)
+        if action == "getGuestAttributes" and method == "GET":
+            keys = s.get("host_keys")
+            if not keys or query.get("queryPath") != ["hostkeys/"]:
+                return self.send_error_body(404, "notFound", "The resource 'guest attributes"
+                                            "' was not found")
+            return self.send_json(200, {"kind": "compute#guestAttributes",
+                                        "queryPath": "hostkeys/", "queryValue": {"items": [
+                                            dict(namespace="hostkeys", **k) for k in keys]}})
+        return self.send_error_body(404, "notFound", "unknown resource")
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--fixtures", required=True)
+    p.add_argument("--state", required=True)
+    p.add_argument("--public-key")
+    p.add_argument("--authorized-keys")
+    args = p.parse_args()
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    server.state = State(args)
+    with open(os.path.join(args.state, "port.tmp"), "w") as f:
+        f.write(str(server.server_address[1]))
+    os.rename(os.path.join(args.state, "port.tmp"), os.path.join(args.state, "port"))
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

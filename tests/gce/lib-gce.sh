@@ -1,0 +1,88 @@
+# tests/gce/lib-gce.sh: start the loopback Compute Engine API (fake_api.py) for a
+# behaviour test, after tests/integration/lib.sh.
+#
+#   fake_api_start [--authorized-keys FILE]   exports FAKE_API_PORT, FAKE_API_STATE,
+#       HOME (a scratch one), CLOUDSDK_CONFIG with a default configuration whose
+#       api_endpoint_overrides/compute points at the server, XDG_CACHE_HOME, and
+#       GCLOUD_GPU_API_DELAY_MS=5 so that retries and polls take milliseconds
+#   fake_scenario JSON     what the server should answer differently (fake_api.py)
+#   fake_requests PATTERN  how many logged requests match the grep pattern
+#   fake_log_reset         forget the request log
+#
+# The server serves the recorded bodies from "$GG_SOURCE_DIR/../shared/fixtures/gce".
+
+GG_FIXTURES_GCE="$GG_SOURCE_DIR/../shared/fixtures/gce"
+
+fake_api_start() {
+	local _
+	[ -f "$GG_FIXTURES_GCE/project.json" ] || { echo "no fixtures in $GG_FIXTURES_GCE"; return 1; }
+	FAKE_API_STATE=$TEST_DIR/fake-api
+	mkdir -p "$FAKE_API_STATE"
+	openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$FAKE_API_STATE/sa.pem" 2>/dev/null &&
+	openssl pkey -in "$FAKE_API_STATE/sa.pem" -pubout -out "$FAKE_API_STATE/sa.pub" || return 1
+	python3 "$GG_SOURCE_DIR/tests/gce/fake_api.py" --fixtures "$GG_FIXTURES_GCE" \
+		--state "$FAKE_API_STATE" --public-key "$FAKE_API_STATE/sa.pub" "$@" \
+		2>>"$FAKE_API_STATE/server.log" &
+	FAKE_API_PID=$!
+	test_track_pid "$FAKE_API_PID"
+	for _ in $(seq 1 100); do
+		[ -f "$FAKE_API_STATE/port" ] && break
+		sleep 0.05
+	done
+	[ -f "$FAKE_API_STATE/port" ] || { echo "fake API did not start:"; cat "$FAKE_API_STATE/server.log"; return 1; }
+	FAKE_API_PORT=$(cat "$FAKE_API_STATE/port")
+	HOME=$TEST_DIR/home
+	CLOUDSDK_CONFIG=$HOME/.config/gcloud
+	XDG_CACHE_HOME=$HOME/.cache
+	GCLOUD_GPU_API_DELAY_MS=5
+	mkdir -p "$CLOUDSDK_CONFIG/configurations"
+	echo default >"$CLOUDSDK_CONFIG/active_config"
+	cat >"$CLOUDSDK_CONFIG/configurations/config_default" <<CONFIG
+[core]
+project = project_name
+account = student@example.com
+
+[compute]
+zone = us-central1-a
+
+[api_endpoint_overrides]
+compute = http://127.0.0.1:$FAKE_API_PORT/compute/v1/
+CONFIG
+	printf 'test-token\n' >"$TEST_DIR/token"
+	export FAKE_API_PORT FAKE_API_STATE HOME CLOUDSDK_CONFIG XDG_CACHE_HOME GCLOUD_GPU_API_DELAY_MS
+	unset GOOGLE_APPLICATION_CREDENTIALS CLOUDSDK_CORE_PROJECT CLOUDSDK_COMPUTE_ZONE \
+		CLOUDSDK_ACTIVE_CONFIG_NAME CLOUDSDK_AUTH_ACCESS_TOKEN_FILE
+}
+
+fake_scenario() {
+	printf '%s\n' "$1" >"$FAKE_API_STATE/scenario.json"
+}
+
+fake_requests() {
+	grep -c -e "$1" "$FAKE_API_STATE/requests.log" 2>/dev/null || true
+}
+
+fake_log_reset() {
+	: >"$FAKE_API_STATE/requests.log"
+}
+
+# An authorized_user ADC file whose token_uri is the fake server.
+fake_adc_user() {
+	cat >"$1" <<JSON
+{"type": "authorized_user", "client_id": "cid.apps.googleusercontent.com",
+ "client_secret": "csecret", "refresh_token": "${2:-test-refresh-token}",
+ "token_uri": "http://127.0.0.1:$FAKE_API_PORT/token"}
+JSON
+}
+
+# A service_account key file signed with the key the server verifies (or another).
+fake_adc_service_account() {
+	python3 - "$1" "${2:-$FAKE_API_STATE/sa.pem}" "$FAKE_API_PORT" <<'PY'
+import json, sys
+out, pem, port = sys.argv[1], sys.argv[2], sys.argv[3]
+json.dump({"type": "service_account", "project_id": "project_name",
+           "private_key_id": "abc123", "private_key": open(pem).read(),
+           "client_email": "sa@project.iam.gserviceaccount.com", "client_id": "1",
+           "token_uri": "http://127.0.0.1:%s/token" % port}, open(out, "w"))
+PY
+}
