@@ -21,6 +21,16 @@ struct helper_command {
 	const char *about; /* one line for --help */
 };
 
+int cmd_probe(struct helper_context *ctx, int argc, char **argv, char **cause);
 int cmd_version(struct helper_context *ctx, int argc, char **argv, char **cause);
+int cmd_have(struct helper_context *ctx, int argc, char **argv, char **cause);
+int cmd_recv(struct helper_context *ctx, int argc, char **argv, char **cause);
+int cmd_unpack(struct helper_context *ctx, int argc, char **argv, char **cause);
+int cmd_apply(struct helper_context *ctx, int argc, char **argv, char **cause);
+int cmd_follow(struct helper_context *ctx, int argc, char **argv, char **cause);
+int cmd_resume(struct helper_context *ctx, int argc, char **argv, char **cause);
+int cmd_ensure(struct helper_context *ctx, int argc, char **argv, char **cause);
+int cmd_status(struct helper_context *ctx, int argc, char **argv, char **cause);
+int cmd_run(struct helper_context *ctx, int argc, char **argv, char **cause);
 
 #endif

@@ -15,7 +15,17 @@
 #include "protocol.h"
 
 static const struct helper_command commands[] = {
+	{ "probe", cmd_probe, "", "print machine facts (OS, disk, Secure Boot, GPUs) as JSON" },
 	{ "version", cmd_version, "", "print the helper and protocol versions as JSON" },
+	{ "have", cmd_have, "< MANIFEST", "store the manifest; print the blobs missing and their offsets" },
+	{ "recv", cmd_recv, "< TAR.ZST", "store blobs <sha256> or <sha256>.<offset> (resumed), verified" },
+	{ "unpack", cmd_unpack, "ARCHIVE DEST", "extract an untrusted tar(.zst) safely into DEST" },
+	{ "apply", cmd_apply, "MANIFEST-SHA256", "verify, lay out the release, start the runner, follow it" },
+	{ "follow", cmd_follow, "[--from SEQ] [--no-wait]", "stream the events until the plan ends" },
+	{ "resume", cmd_resume, "[--from SEQ]", "start the runner again if the plan is unfinished; follow" },
+	{ "ensure", cmd_ensure, "[--from SEQ]", "run the last plan again (every check); follow" },
+	{ "status", cmd_status, "", "the plan, each step's state, boot id, last seq as JSON" },
+	{ "run", cmd_run, "", "(internal) the step runner that apply starts detached" },
 };
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
 
@@ -32,9 +42,12 @@ static void usage(FILE *f)
 	fprintf(f, "\nEnvironment:\n"
 		   "  %-24s state root (default %s)\n"
 		   "  %-24s boot id file (default %s)\n"
+		   "  %-24s tests: run this with sh -c instead of rebooting\n"
+		   "  %-24s tests: write the boot unit here (default /etc/systemd/system)\n"
 		   "\nExit codes: 0 ok, 1 plan failed, 2 usage, 3 input refused, 4 system error,\n"
 		   "5 busy, 6 follow detached before the plan ended.\n",
-		GG_ENV_ROOT, GG_DEFAULT_ROOT, GG_ENV_BOOT_ID_FILE, GG_DEFAULT_BOOT_ID_FILE);
+		GG_ENV_ROOT, GG_DEFAULT_ROOT, GG_ENV_BOOT_ID_FILE, GG_DEFAULT_BOOT_ID_FILE,
+		"GCLOUD_GPU_REBOOT_COMMAND", "GCLOUD_GPU_UNIT_DIR");
 }
 
 /* Exact name first, then a unique prefix; ambiguous prefixes are listed. */

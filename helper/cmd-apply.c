@@ -1,0 +1,168 @@
+/*
+ * cmd-apply.c: the commands that start (or find) a runner and then follow it:
+ *
+ *   apply MANIFEST    verify and lay out the release, start a new run of its plan
+ *   resume            start the runner again if the plan is unfinished and none runs
+ *   ensure            start a new run of the last plan (every check again)
+ *
+ * The decision is taken under the lock, which runners hold for as long as they run:
+ * when it is taken, a runner is running (or another apply is starting one), and this
+ * call attaches to it instead of starting a second one.  Otherwise the release is
+ * laid out, state.json and the `plan` event are written, the runner is spawned, and
+ * the lock is let go for the runner to take (a runner that finds nothing to do, as a
+ * spare one started by a racing call would, just exits).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "follow.h"
+#include "fsutil.h"
+#include "hash.h"
+#include "helper.h"
+#include "journal.h"
+#include "release.h"
+#include "runner.h"
+#include "store.h"
+
+/* How long apply waits for a racing apply's short hold of the lock. */
+#define APPLY_LOCK_WAIT_MS 200
+
+enum start_mode {
+	START_NEW,      /* a new run of the plan (apply, ensure) */
+	START_RESUME,   /* only continue an unfinished plan */
+};
+
+/* Where a client attaching to the running plan starts: its plan event. */
+static long long attach_from(struct helper_context *ctx)
+{
+	json_t *state = NULL;
+	long long from;
+
+	gg_state_load(ctx->root, &state, NULL);
+	/* A finished plan in state.json: the racing call is about to start the next one. */
+	if (state != NULL && gg_plan_unfinished(state))
+		from = json_integer_value(json_object_get(state, "plan_seq"));
+	else
+		from = gg_journal_last_seq(ctx->root) + 1;
+	json_decref(state);
+	return from;
+}
+
+/*
+ * A runner asked for a reboot that has not happened yet: starting another would
+ * only ask again.  The boot unit continues the plan once the VM is back.
+ */
+static int rebooting_here(struct helper_context *ctx, json_t *state)
+{
+	const char *s = json_string_value(json_object_get(state, "state"));
+	const char *before = json_string_value(json_object_get(state, "reboot_boot_id"));
+	char boot_id[64];
+
+	if (s == NULL || strcmp(s, "rebooting") != 0 || before == NULL)
+		return 0;
+	gg_read_boot_id(ctx->boot_id_file, boot_id);
+	return strcmp(before, boot_id) == 0;
+}
+
+/*
+ * Under the lock: start plan sha256 (NULL: the state's) as mode says and spawn the
+ * runner; *from is where the caller's stream starts.
+ */
+static int start_locked(struct helper_context *ctx, int lock, const char *sha256,
+			enum start_mode mode, long long *from, char **cause)
+{
+	struct gg_manifest m = GG_MANIFEST_INIT;
+	struct gg_journal j = GG_JOURNAL_INIT;
+	json_t *state = NULL;
+	const char *plan;
+	int r;
+
+	if ((r = gg_state_load(ctx->root, &state, cause)) != 0)
+		goto out;
+	plan = json_string_value(json_object_get(state, "plan"));
+	if (sha256 == NULL && plan == NULL) {
+		r = gg_fail(cause, GG_HELPER_REFUSED, "no plan has been applied on this VM yet");
+		goto out;
+	}
+	if (sha256 == NULL)
+		sha256 = plan;
+	if (gg_plan_unfinished(state) && plan != NULL && strcmp(plan, sha256) == 0) {
+		/* The same plan is unfinished: continue it, whatever the mode. */
+		*from = json_integer_value(json_object_get(state, "plan_seq"));
+		r = rebooting_here(ctx, state) ? 0 : gg_runner_spawn(ctx, lock, cause);
+		goto out;
+	}
+	if (mode == START_RESUME) {
+		*from = json_integer_value(json_object_get(state, "plan_seq"));
+		r = 0;
+		goto out;
+	}
+	if ((r = gg_store_load_manifest(ctx->root, sha256, &m, cause)) != 0 ||
+	    (r = gg_release_layout(ctx->root, sha256, &m, cause)) != 0 ||
+	    (r = gg_journal_open(&j, ctx->root, cause)) != 0 ||
+	    (r = gg_plan_start(ctx->root, &j, sha256, &m, from, cause)) != 0)
+		goto out;
+	r = gg_runner_spawn(ctx, lock, cause);
+out:
+	gg_journal_close(&j);
+	gg_manifest_release(&m);
+	json_decref(state);
+	return r;
+}
+
+static int start_and_follow(struct helper_context *ctx, const char *sha256, enum start_mode mode,
+			    long long from, char **cause)
+{
+	long long plan_from = 1;
+	int lock = -1, r;
+
+	umask(077);
+	if ((r = gg_root_prepare(ctx->root, cause)) != 0)
+		return r;
+	r = gg_lock_take(ctx->root, APPLY_LOCK_WAIT_MS, &lock, cause);
+	if (r == GG_HELPER_BUSY) {
+		free(*cause);
+		*cause = NULL;
+		fprintf(stderr, "gcloud-gpu-helper: a plan is already running; following it\n");
+		plan_from = attach_from(ctx);
+	} else if (r != 0) {
+		return r;
+	} else {
+		r = start_locked(ctx, lock, sha256, mode, &plan_from, cause);
+		close(lock);
+		if (r != 0)
+			return r;
+	}
+	return gg_follow(ctx, from > 0 ? from : plan_from, 0, stdout, cause);
+}
+
+int cmd_apply(struct helper_context *ctx, int argc, char **argv, char **cause)
+{
+	if (argc != 2 || !gg_sha256_hex_valid(argv[1]))
+		return gg_fail(cause, GG_HELPER_USAGE, "usage: apply MANIFEST-SHA256");
+	return start_and_follow(ctx, argv[1], START_NEW, 0, cause);
+}
+
+int cmd_resume(struct helper_context *ctx, int argc, char **argv, char **cause)
+{
+	long long from = 0;
+	int no_wait, r;
+
+	if ((r = gg_follow_options(argc, argv, 0, &from, &no_wait, cause)) != 0)
+		return r;
+	return start_and_follow(ctx, NULL, START_RESUME, from, cause);
+}
+
+int cmd_ensure(struct helper_context *ctx, int argc, char **argv, char **cause)
+{
+	long long from = 0;
+	int no_wait, r;
+
+	if ((r = gg_follow_options(argc, argv, 0, &from, &no_wait, cause)) != 0)
+		return r;
+	return start_and_follow(ctx, NULL, START_NEW, from, cause);
+}

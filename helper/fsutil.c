@@ -1,0 +1,294 @@
+/*
+ * fsutil.c: durable writes, directory staging and tree removal (see fsutil.h).
+ */
+#include "fsutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "protocol.h"
+
+char *gg_path_join(const char *a, const char *b)
+{
+	char *s = NULL;
+
+	if (asprintf(&s, "%s/%s", a, b) < 0)
+		return NULL;
+	return s;
+}
+
+int gg_write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+	ssize_t n;
+
+	while (len > 0) {
+		n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0) {
+			errno = EIO;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int gg_fsync_dir(const char *path, char **cause)
+{
+	int fd, r = 0;
+
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return gg_fail_errno(cause, GG_HELPER_SYSTEM, errno, "cannot open '%s'", path);
+	if (fsync(fd) != 0 && errno != EINVAL)
+		r = gg_fail_errno(cause, GG_HELPER_SYSTEM, errno, "cannot sync '%s'", path);
+	close(fd);
+	return r;
+}
+
+/* mkdir that accepts an existing directory (and refuses anything else there). */
+static int make_dir(const char *path, mode_t mode, char **cause)
+{
+	struct stat st;
+
+	if (mkdir(path, mode) == 0)
+		return 0;
+	if (errno != EEXIST)
+		return gg_fail_errno(cause, GG_HELPER_SYSTEM, errno, "cannot create '%s'", path);
+	if (lstat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+		return gg_fail(cause, GG_HELPER_SYSTEM, "'%s' exists and is not a directory", path);
+	return 0;
+}
+
+int gg_root_prepare(const char *root, char **cause)
+{
+	static const char *const subdirs[] = { GG_DIR_BLOBS, GG_DIR_RELEASES };
+	struct stat st;
+	char *sub;
+	size_t i;
+	int r;
+
+	if ((r = make_dir(root, 0700, cause)) != 0)
+		return r;
+	if (stat(root, &st) == 0 && (st.st_mode & 077) != 0 && chmod(root, 0700) != 0)
+		return gg_fail_errno(cause, GG_HELPER_SYSTEM, errno, "cannot make '%s' root-only",
+				     root);
+	for (i = 0; i < sizeof subdirs / sizeof subdirs[0]; i++) {
+		sub = gg_path_join(root, subdirs[i]);
+		if (sub == NULL)
+			return gg_fail(cause, GG_HELPER_SYSTEM, "out of memory");
+		r = make_dir(sub, 0700, cause);
+		free(sub);
+		if (r != 0)
+			return r;
+	}
+	return 0;
+}
+
+int gg_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
+			 char **cause)
+{
+	char *tmp = NULL, *dir = NULL, *slash;
+	int fd = -1, r = GG_HELPER_SYSTEM;
+
+	if (asprintf(&tmp, "%s.tmp", path) < 0 || (dir = strdup(path)) == NULL) {
+		gg_fail(cause, r, "out of memory");
+		goto out;
+	}
+	slash = strrchr(dir, '/');
+	if (slash == NULL)
+		strcpy(dir, ".");
+	else
+		*slash = '\0';
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+	if (fd < 0) {
+		gg_fail_errno(cause, r, errno, "cannot create '%s'", tmp);
+		goto out;
+	}
+	if (gg_write_all(fd, data, len) != 0 || fsync(fd) != 0) {
+		gg_fail_errno(cause, r, errno, "cannot write '%s'", tmp);
+		goto out;
+	}
+	if (close(fd) != 0) {
+		fd = -1;
+		gg_fail_errno(cause, r, errno, "cannot write '%s'", tmp);
+		goto out;
+	}
+	fd = -1;
+	if (rename(tmp, path) != 0) {
+		gg_fail_errno(cause, r, errno, "cannot rename '%s' into place", tmp);
+		goto out;
+	}
+	free(tmp);
+	tmp = NULL;
+	r = gg_fsync_dir(dir, cause);
+out:
+	if (fd >= 0)
+		close(fd);
+	if (tmp != NULL)
+		unlink(tmp);
+	free(tmp);
+	free(dir);
+	return r;
+}
+
+int gg_read_fd(int fd, const char *name, size_t max, struct gg_buf *out, char **cause)
+{
+	char chunk[65536];
+	size_t total = 0;
+	ssize_t n;
+
+	for (;;) {
+		n = read(fd, chunk, sizeof chunk);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return gg_fail_errno(cause, GG_HELPER_SYSTEM, errno, "cannot read %s", name);
+		if (n == 0)
+			return 0;
+		total += (size_t)n;
+		if (total > max)
+			return gg_fail(cause, GG_HELPER_REFUSED, "%s is larger than %zu bytes", name, max);
+		if (gg_buf_add(out, chunk, (size_t)n) != 0)
+			return gg_fail(cause, GG_HELPER_SYSTEM, "out of memory reading %s", name);
+	}
+}
+
+int gg_read_file(const char *path, size_t max, struct gg_buf *out, char **cause)
+{
+	char *name = NULL;
+	int fd, r;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return gg_fail_errno(cause, GG_HELPER_SYSTEM, errno, "cannot open '%s'", path);
+	if (asprintf(&name, "'%s'", path) < 0)
+		name = NULL;
+	r = gg_read_fd(fd, name != NULL ? name : path, max, out, cause);
+	free(name);
+	close(fd);
+	return r;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return remove(path) != 0 && errno != ENOENT ? -1 : 0;
+}
+
+int gg_remove_tree(const char *path, char **cause)
+{
+	struct stat st;
+
+	if (lstat(path, &st) != 0)
+		return errno == ENOENT ? 0 : gg_fail_errno(cause, GG_HELPER_SYSTEM, errno,
+							  "cannot remove '%s'", path);
+	/* FTW_DEPTH: children before their directory; FTW_PHYS: never follow links. */
+	if (nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) != 0)
+		return gg_fail_errno(cause, GG_HELPER_SYSTEM, errno, "cannot remove '%s'", path);
+	return 0;
+}
+
+int gg_stage_dir(const char *dest, char **tmp, char **cause)
+{
+	char *t = NULL;
+
+	if (asprintf(&t, "%s.tmp-XXXXXX", dest) < 0)
+		return gg_fail(cause, GG_HELPER_SYSTEM, "out of memory");
+	if (mkdtemp(t) == NULL) {
+		int saved = errno;
+
+		free(t);
+		return gg_fail_errno(cause, GG_HELPER_SYSTEM, saved, "cannot create a directory next to '%s'",
+				     dest);
+	}
+	/* mkdtemp makes it 0700; the release inside a root-only state root may be 0755. */
+	chmod(t, 0755);
+	*tmp = t;
+	return 0;
+}
+
+void gg_stage_abort(char *tmp)
+{
+	if (tmp == NULL)
+		return;
+	gg_remove_tree(tmp, NULL);
+	free(tmp);
+}
+
+int gg_stage_commit(char *tmp, const char *dest, char **cause)
+{
+	char *parent = NULL, *slash;
+	int fd, r = GG_HELPER_SYSTEM;
+
+	/* One syncfs makes every file in the staged tree durable before it is visible. */
+	fd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || syncfs(fd) != 0) {
+		gg_fail_errno(cause, r, errno, "cannot sync '%s'", tmp);
+		if (fd >= 0)
+			close(fd);
+		goto fail;
+	}
+	close(fd);
+	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, dest, RENAME_NOREPLACE) != 0) {
+		if (errno != EEXIST) {
+			gg_fail_errno(cause, r, errno, "cannot rename '%s' to '%s'", tmp, dest);
+			goto fail;
+		}
+		/* dest exists: swap both in one step, then drop the old tree (now at tmp). */
+		if (renameat2(AT_FDCWD, tmp, AT_FDCWD, dest, RENAME_EXCHANGE) != 0) {
+			gg_fail_errno(cause, r, errno, "cannot replace '%s'", dest);
+			goto fail;
+		}
+	} else {
+		free(tmp);
+		tmp = NULL;
+	}
+	parent = strdup(dest);
+	if (parent == NULL) {
+		gg_fail(cause, r, "out of memory");
+		goto fail;
+	}
+	slash = strrchr(parent, '/');
+	if (slash == NULL)
+		strcpy(parent, ".");
+	else if (slash == parent)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	r = gg_fsync_dir(parent, cause);
+	free(parent);
+	gg_stage_abort(tmp);
+	return r;
+fail:
+	gg_stage_abort(tmp);
+	return r;
+}
+
+void gg_read_boot_id(const char *file, char out[64])
+{
+	FILE *f = fopen(file, "re");
+	size_t n;
+
+	strcpy(out, "unknown");
+	if (f == NULL)
+		return;
+	if (fgets(out, 64, f) == NULL)
+		strcpy(out, "unknown");
+	fclose(f);
+	n = strcspn(out, "\r\n \t");
+	out[n] = '\0';
+	if (n == 0)
+		strcpy(out, "unknown");
+}

@@ -1,0 +1,66 @@
+/*
+ * fsutil.h: the few file-system moves every part of the helper makes, done one way.
+ *
+ * The helper runs as root on a machine someone pays for; whatever it writes must
+ * either be complete or not be there at all.  So files are written to a temporary
+ * name, fsync'd, renamed into place and their directory fsync'd; directories are
+ * built under a temporary name next to their destination and swapped in with one
+ * rename.  Every function returns 0, or a code from protocol.h with *cause set.
+ */
+#ifndef GG_FSUTIL_H
+#define GG_FSUTIL_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "buf.h"
+
+/*
+ * Create the state root (mode 0700, its parent must exist) and the store and
+ * release directories under it, and tighten the root to 0700 if it was looser.
+ */
+int gg_root_prepare(const char *root, char **cause);
+
+/* "<a>/<b>" into a new malloc'd string, or NULL on ENOMEM. */
+char *gg_path_join(const char *a, const char *b);
+
+/* write(2) all of data, retrying on EINTR and short writes; -1 with errno set. */
+int gg_write_all(int fd, const void *data, size_t len);
+
+/* fsync a directory by path, so a rename or create in it is durable. */
+int gg_fsync_dir(const char *path, char **cause);
+
+/*
+ * Replace path with data: write "<path>.tmp", fsync, rename over path, fsync the
+ * directory.  Mode is the new file's (0600 for everything the helper keeps).
+ */
+int gg_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
+			 char **cause);
+
+/*
+ * Read all of fd (name, already quoted as needed, says what it is in errors) or a
+ * whole file, of at most max bytes, appending to out.
+ */
+int gg_read_fd(int fd, const char *name, size_t max, struct gg_buf *out, char **cause);
+int gg_read_file(const char *path, size_t max, struct gg_buf *out, char **cause);
+
+/* rm -rf, never following symlinks; a missing path is not an error. */
+int gg_remove_tree(const char *path, char **cause);
+
+/*
+ * Staging a directory: gg_stage_dir makes an empty directory next to dest (same
+ * parent, so the final rename cannot cross file systems) and returns its malloc'd
+ * path in *tmp.  Fill it, then gg_stage_commit syncs the file system, puts it in
+ * place of dest (atomically exchanging with an existing dest, which is then
+ * removed) and fsyncs the parent.  Commit takes tmp: it frees it, and on failure
+ * removes the staging directory.  When filling fails, gg_stage_abort removes and
+ * frees it.  dest is never touched until the commit's one rename.
+ */
+int gg_stage_dir(const char *dest, char **tmp, char **cause);
+int gg_stage_commit(char *tmp, const char *dest, char **cause);
+void gg_stage_abort(char *tmp);
+
+/* The boot id (first line of file, trimmed) into out; "unknown" if unreadable. */
+void gg_read_boot_id(const char *file, char out[64]);
+
+#endif

@@ -1,0 +1,55 @@
+/*
+ * store.h: the content-addressed blob store under <root>/blobs.
+ *
+ * A blob is a payload file named by its sha256 (blobs/<sha256>).  It becomes visible
+ * only complete and verified: `recv` writes it to blobs/<sha256>.partial, hashing as
+ * it writes, and renames it into place when the bytes match their name.  An upload
+ * cut off midway leaves the partial file; its size is the offset from which the next
+ * upload continues (`have` reports it, `recv` accepts "<sha256>.<offset>" entries).
+ * A partial file is only written under an exclusive flock on it, so two uploads of
+ * the same blob cannot interleave.
+ *
+ * The manifest of a push is kept as a blob too, so `apply` can name it by sha256.
+ */
+#ifndef GG_STORE_H
+#define GG_STORE_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "manifest.h"
+#include "protocol.h"
+
+/* The biggest manifest `have` reads. */
+#define GG_STORE_MAX_MANIFEST (64 * 1024 * 1024)
+
+/* malloc'd path of blobs/<sha256>, or of blobs/<sha256>.partial; NULL on ENOMEM. */
+char *gg_store_blob_path(const char *root, const char *sha256);
+char *gg_store_partial_path(const char *root, const char *sha256);
+
+/*
+ * `have`: validate the manifest text (it must be canonical, as gg_manifest_format
+ * writes it; one trailing newline is allowed), store it as a blob, and return the
+ * missing blobs as the wire object {"manifest":…,"missing":[{"sha256","size","offset"}]}
+ * in *result (owned by the caller).
+ */
+int gg_store_have(const char *root, const char *text, size_t len, json_t **result,
+		  char **cause);
+
+/*
+ * `recv`: read a tar (optionally zstd) stream of blobs from fd and store each one.
+ * On success *result is {"stored":[…],"bytes":N}.  A stream cut off midway keeps
+ * what arrived as a partial file and fails with GG_HELPER_REFUSED.
+ */
+int gg_store_recv(const char *root, int fd, json_t **result, char **cause);
+
+/*
+ * Load and parse the manifest stored as blob sha256 (refusing one whose bytes do
+ * not match the name).  m must be GG_MANIFEST_INIT.
+ */
+int gg_store_load_manifest(const char *root, const char *sha256, struct gg_manifest *m,
+			   char **cause);
+
+#endif

@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# The helper's store: blobs go in through have/recv only when they verify; bad
+# input, a full disk or an unwritable root give one error line and a non-zero exit
+# and leave the store and the previous release as they were.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib-helper.sh"
+helper_env
+export GG_NO_REBOOT=1
+
+# A fingerprint of everything under a directory (names, modes, contents).
+tree_sum() {
+	(cd "$1" && find . -printf '%p %m %s\n' | sort && find . -type f -print0 | sort -z | xargs -0 sha256sum)
+}
+
+# A one-entry tar named $1 holding the bytes of file $2.
+tar_entry() {
+	python3 - "$1" "$2" <<'PY'
+import sys, tarfile
+with tarfile.open(fileobj=sys.stdout.buffer, mode='w|') as tar:
+    tar.add(sys.argv[2], arcname=sys.argv[1])
+PY
+}
+
+# Exactly one line on stderr, prefixed with the program's name.
+one_error_line() {
+	[ "$(wc -l <"$1")" -eq 1 ] && grep -q '^gcloud-gpu-helper: ' "$1"
+}
+
+test_expect_success 'have lists every blob once (two paths share one), recv stores them, have then lists none' '
+	sha=$(helper_push "$HELPER_RECIPE") &&
+	[ "$(jq ".missing | length" "$TEST_DIR/have.json")" -eq 5 ] &&
+	[ "$(jq ".stored | length" "$TEST_DIR/recv.json")" -eq 5 ] &&
+	"$GG_HELPER" have <"$TEST_DIR/manifest.json" >"$TEST_DIR/have2.json" &&
+	[ "$(jq ".missing | length" "$TEST_DIR/have2.json")" -eq 0 ] &&
+	[ "$(jq -r .manifest "$TEST_DIR/have2.json")" = "$sha" ] &&
+	test_cmp "$TEST_DIR/manifest.json" "$GCLOUD_GPU_ROOT/blobs/$sha"
+'
+
+test_expect_success 'the state root and its store are root-only' '
+	[ "$(stat -c %a "$GCLOUD_GPU_ROOT")" = 700 ] &&
+	[ -z "$(find "$GCLOUD_GPU_ROOT" -perm /077 ! -type l)" ]
+'
+
+test_expect_success 'apply lays out the release as copies, not links into the store' '
+	"$GG_HELPER" apply "$sha" >"$TEST_DIR/apply.out" &&
+	rel="$GCLOUD_GPU_ROOT/releases/$sha" &&
+	test_cmp "$HELPER_RECIPE/README" "$rel/README" &&
+	[ "$(stat -c %h "$rel/steps/10-first.sh")" -eq 1 ] &&
+	[ "$(stat -c %a "$rel/steps/10-first.sh")" = 755 ] &&
+	[ "$(stat -c %a "$rel/README")" = 644 ]
+'
+tree_sum "$GCLOUD_GPU_ROOT/releases" >"$TEST_DIR/releases.sum"
+
+test_expect_success 'a manifest that is not canonical is refused' '
+	jq . "$TEST_DIR/manifest.json" >"$TEST_DIR/pretty.json" &&
+	test_expect_code 3 "$GG_HELPER" have <"$TEST_DIR/pretty.json" 2>"$TEST_DIR/err" &&
+	one_error_line "$TEST_DIR/err" && test_grep "canonical" "$TEST_DIR/err"
+'
+
+test_expect_success 'a blob whose content does not match its name is refused' '
+	printf "not what the name says" >"$TEST_DIR/liar" &&
+	name=$(printf "something else" | sha256sum | cut -d" " -f1) &&
+	tar_entry "$name" "$TEST_DIR/liar" | test_expect_code 3 "$GG_HELPER" recv 2>"$TEST_DIR/err" &&
+	one_error_line "$TEST_DIR/err" && test_grep "refused: its content has sha256" "$TEST_DIR/err" &&
+	[ ! -e "$GCLOUD_GPU_ROOT/blobs/$name" ] && [ ! -e "$GCLOUD_GPU_ROOT/blobs/$name.partial" ]
+'
+
+test_expect_success 'a corrupt stream is refused' '
+	head -c 4096 /dev/urandom | test_expect_code 3 "$GG_HELPER" recv 2>"$TEST_DIR/err" &&
+	one_error_line "$TEST_DIR/err"
+'
+
+test_expect_success 'a truncated stream keeps what arrived as a partial blob' '
+	head -c 300000 /dev/urandom >"$TEST_DIR/big" &&
+	name=$(sha256sum "$TEST_DIR/big" | cut -d" " -f1) &&
+	tar_entry "$name" "$TEST_DIR/big" | head -c 150000 | test_expect_code 3 "$GG_HELPER" recv 2>"$TEST_DIR/err" &&
+	one_error_line "$TEST_DIR/err" && test_grep "kept for resume" "$TEST_DIR/err" &&
+	[ ! -e "$GCLOUD_GPU_ROOT/blobs/$name" ] && [ -s "$GCLOUD_GPU_ROOT/blobs/$name.partial" ]
+'
+
+test_expect_success 'entries with other names or types are refused' '
+	tar_entry "../escape" "$TEST_DIR/liar" | test_expect_code 3 "$GG_HELPER" recv 2>"$TEST_DIR/err" &&
+	one_error_line "$TEST_DIR/err" && test_grep "not named <sha256>" "$TEST_DIR/err" &&
+	tar_entry "$name.999" "$TEST_DIR/liar" | test_expect_code 3 "$GG_HELPER" recv 2>"$TEST_DIR/err" &&
+	test_grep "ask .have. again" "$TEST_DIR/err"
+'
+
+test_expect_success 'apply of a manifest whose blob is missing is refused, release intact' '
+	mkdir -p "$TEST_DIR/payload2/steps" &&
+	cp "$HELPER_RECIPE/steps/10-first.sh" "$TEST_DIR/payload2/steps/" &&
+	echo "only in payload2" >"$TEST_DIR/payload2/data" &&
+	helper_manifest "$TEST_DIR/payload2" >"$TEST_DIR/m2.json" &&
+	"$GG_HELPER" have <"$TEST_DIR/m2.json" >"$TEST_DIR/have-m2.json" &&
+	sha2=$(jq -r .manifest "$TEST_DIR/have-m2.json") &&
+	test_expect_code 3 "$GG_HELPER" apply "$sha2" >/dev/null 2>"$TEST_DIR/err" &&
+	one_error_line "$TEST_DIR/err" && test_grep "missing from the store" "$TEST_DIR/err" &&
+	[ ! -e "$GCLOUD_GPU_ROOT/releases/$sha2" ] &&
+	ls "$GCLOUD_GPU_ROOT/releases" >"$TEST_DIR/releases.ls" && [ "$(wc -l <"$TEST_DIR/releases.ls")" -eq 1 ]
+'
+
+test_expect_success 'apply of an unknown manifest is refused' '
+	test_expect_code 3 "$GG_HELPER" apply "$(echo nothing | sha256sum | cut -d" " -f1)" 2>"$TEST_DIR/err" &&
+	one_error_line "$TEST_DIR/err" && test_grep "no manifest" "$TEST_DIR/err"
+'
+
+test_expect_success 'a blob damaged in the store is caught by apply and dropped; the release stays' '
+	readme=$(jq -r ".files[] | select(.path == \"README\") | .sha256" "$TEST_DIR/manifest.json") &&
+	tree_sum "$GCLOUD_GPU_ROOT/blobs" >"$TEST_DIR/blobs.sum" &&
+	cp "$GCLOUD_GPU_ROOT/blobs/$readme" "$TEST_DIR/readme.good" &&
+	echo "tampered" >>"$GCLOUD_GPU_ROOT/blobs/$readme" &&
+	test_expect_code 3 "$GG_HELPER" apply "$sha" >/dev/null 2>"$TEST_DIR/err" &&
+	one_error_line "$TEST_DIR/err" && test_grep "is corrupt" "$TEST_DIR/err" &&
+	[ ! -e "$GCLOUD_GPU_ROOT/blobs/$readme" ] &&
+	tree_sum "$GCLOUD_GPU_ROOT/releases" | test_cmp "$TEST_DIR/releases.sum" - &&
+	"$GG_HELPER" have <"$TEST_DIR/manifest.json" | jq -e ".missing[0].sha256 == \"$readme\"" &&
+	cp "$TEST_DIR/readme.good" "$GCLOUD_GPU_ROOT/blobs/$readme" &&
+	tree_sum "$GCLOUD_GPU_ROOT/blobs" | test_cmp "$TEST_DIR/blobs.sum" -
+'
+
+# A small file system of our own: full, then read-only.
+small="$TEST_DIR/small"
+mkdir -p "$small"
+if [ "$(id -u)" -eq 0 ] && mount -t tmpfs -o size=2m,mode=0700 tmpfs "$small"; then
+	trap 'umount "$small" 2>/dev/null; test_cleanup' EXIT
+	have_mount=1
+else
+	have_mount=0
+fi
+
+test_expect_success 'a full disk: recv fails with one line, the store is as it was' '
+	[ "$have_mount" = 1 ] || { echo "needs root to mount a 2 MiB tmpfs"; false; } &&
+	export GCLOUD_GPU_ROOT="$small/root" &&
+	sha=$(helper_push "$HELPER_RECIPE") &&
+	"$GG_HELPER" apply "$sha" >/dev/null &&
+	tree_sum "$small/root/blobs" >"$TEST_DIR/small-blobs.sum" &&
+	tree_sum "$small/root/releases" >"$TEST_DIR/small-releases.sum" &&
+	head -c 3000000 /dev/urandom >"$TEST_DIR/huge" &&
+	name=$(sha256sum "$TEST_DIR/huge" | cut -d" " -f1) &&
+	tar_entry "$name" "$TEST_DIR/huge" | test_expect_code 4 "$GG_HELPER" recv 2>"$TEST_DIR/err" &&
+	one_error_line "$TEST_DIR/err" && test_grep "No space left on device" "$TEST_DIR/err" &&
+	tree_sum "$small/root/blobs" | test_cmp "$TEST_DIR/small-blobs.sum" -
+'
+
+test_expect_success 'a full disk: apply fails with one line, the previous release stays' '
+	[ "$have_mount" = 1 ] &&
+	mkdir -p "$TEST_DIR/payload3/steps" &&
+	cp "$HELPER_RECIPE/steps/10-first.sh" "$TEST_DIR/payload3/steps/" &&
+	head -c 1100000 /dev/urandom >"$TEST_DIR/payload3/data" &&
+	sha3=$(helper_push "$TEST_DIR/payload3") &&
+	test_expect_code 4 "$GG_HELPER" apply "$sha3" >/dev/null 2>"$TEST_DIR/err" &&
+	one_error_line "$TEST_DIR/err" && test_grep "No space left on device" "$TEST_DIR/err" &&
+	tree_sum "$small/root/releases" | test_cmp "$TEST_DIR/small-releases.sum" - &&
+	"$GG_HELPER" status | jq -e ".plan == \"$sha\" and .state == \"done\""
+'
+
+test_expect_success 'an unwritable root: have, recv and apply fail with one line each' '
+	[ "$have_mount" = 1 ] &&
+	tree_sum "$small/root" >"$TEST_DIR/small-root.sum" &&
+	mount -o remount,ro "$small" &&
+	test_expect_code 4 "$GG_HELPER" have <"$TEST_DIR/m2.json" 2>"$TEST_DIR/err" &&
+	one_error_line "$TEST_DIR/err" && test_grep "Read-only file system" "$TEST_DIR/err" &&
+	tar_entry "$name" "$TEST_DIR/liar" | test_expect_code 4 "$GG_HELPER" recv 2>"$TEST_DIR/err" &&
+	one_error_line "$TEST_DIR/err" &&
+	test_expect_code 4 "$GG_HELPER" apply "$sha" >/dev/null 2>"$TEST_DIR/err" &&
+	one_error_line "$TEST_DIR/err" && test_grep "Read-only file system" "$TEST_DIR/err" &&
+	tree_sum "$small/root" | test_cmp "$TEST_DIR/small-root.sum" -
+'
+[ "$have_mount" = 1 ] && umount "$small"
+
+test_done

@@ -1,0 +1,97 @@
+/*
+ * test-helper-runner.c: which release files are steps, how fd-3 progress lines are
+ * read, and that the journal's seq survives a torn last line.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "fsutil.h"
+#include "journal.h"
+#include "runner.h"
+
+static void test_step_paths(void **state)
+{
+	assert_true(gg_step_path_valid("steps/10-preflight.sh"));
+	assert_true(gg_step_path_valid("steps/99-x.sh"));
+	assert_false(gg_step_path_valid("steps/5-short.sh"));
+	assert_false(gg_step_path_valid("steps/100-long.sh"));
+	assert_false(gg_step_path_valid("steps/10-nested/x.sh"));
+	assert_false(gg_step_path_valid("steps/extra/10-x.sh"));
+	assert_false(gg_step_path_valid("steps/10-x.py"));
+	assert_false(gg_step_path_valid("other/10-x.sh"));
+	assert_false(gg_step_path_valid("steps/ab-x.sh"));
+}
+
+static void test_progress_lines(void **state)
+{
+	const char *msg;
+	int pct;
+
+	assert_int_equal(gg_parse_progress("progress 42 pulling image", &pct, &msg), 0);
+	assert_int_equal(pct, 42);
+	assert_string_equal(msg, "pulling image");
+	assert_int_equal(gg_parse_progress("progress 12.9%", &pct, &msg), 0);
+	assert_int_equal(pct, 12);
+	assert_string_equal(msg, "");
+	assert_int_equal(gg_parse_progress("progress 250 too much", &pct, &msg), 0);
+	assert_int_equal(pct, 100);
+	assert_int_equal(gg_parse_progress("progress -5 too little", &pct, &msg), 0);
+	assert_int_equal(pct, 0);
+	assert_int_equal(gg_parse_progress("progress junk", &pct, &msg), -1);
+	assert_int_equal(gg_parse_progress("progress nan x", &pct, &msg), -1);
+	assert_int_equal(gg_parse_progress("progress 5x", &pct, &msg), -1);
+	assert_int_equal(gg_parse_progress("progres 5", &pct, &msg), -1);
+	assert_int_equal(gg_parse_progress("", &pct, &msg), -1);
+}
+
+static void test_journal_seq_survives_a_torn_line(void **state)
+{
+	char root[] = "/tmp/gg-unit-journal.XXXXXX";
+	struct gg_journal j = GG_JOURNAL_INIT;
+	char *path, *cause = NULL;
+	FILE *f;
+
+	assert_non_null(mkdtemp(root));
+	assert_int_equal(gg_journal_open(&j, root, &cause), 0);
+	assert_int_equal(j.last_seq, 0);
+	assert_int_equal(gg_journal_emit(&j, GG_EVENT_PLAN, json_pack("{s:[]}", "steps"), NULL, &cause), 0);
+	assert_int_equal(gg_journal_emit(&j, GG_EVENT_DONE, NULL, NULL, &cause), 0);
+	gg_journal_close(&j);
+	assert_int_equal(gg_journal_last_seq(root), 2);
+
+	path = gg_path_join(root, "events.jsonl");
+	f = fopen(path, "a");
+	assert_non_null(f);
+	fputs("{\"seq\":3,\"ty", f); /* a power cut mid-write */
+	fclose(f);
+	assert_int_equal(gg_journal_last_seq(root), 2);
+	assert_int_equal(gg_journal_open(&j, root, &cause), 0);
+	assert_int_equal(j.last_seq, 2);
+	assert_int_equal(gg_journal_emit(&j, GG_EVENT_DONE, NULL, NULL, &cause), 0);
+	assert_int_equal(j.last_seq, 3);
+	gg_journal_close(&j);
+	assert_int_equal(gg_journal_last_seq(root), 3);
+
+	free(path);
+	free(cause);
+	assert_int_equal(gg_remove_tree(root, NULL), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_step_paths),
+		cmocka_unit_test(test_progress_lines),
+		cmocka_unit_test(test_journal_seq_survives_a_torn_line),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
