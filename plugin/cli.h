@@ -41,6 +41,11 @@ void cli_usage(FILE *f);
 int cli_main(int argc, char **argv);
 
 int cmd_help(int argc, char **argv, char **cause);
+int cmd_push(int argc, char **argv, char **cause);
+int cmd_logs(int argc, char **argv, char **cause);
+int cmd_reattach(int argc, char **argv, char **cause);
+int cmd_status(int argc, char **argv, char **cause);
+int cmd_tunnel(int argc, char **argv, char **cause);
 int cmd_create(int argc, char **argv, char **cause);
 int cmd_start(int argc, char **argv, char **cause);
 int cmd_stop(int argc, char **argv, char **cause);

@@ -1,0 +1,303 @@
+/*
+ * cmd-push.c: `gcloud-gpu push TARGET`, the whole flow: manifest the payload, connect,
+ * bootstrap the helper, upload only the blobs the VM lacks (resuming a cut upload),
+ * `apply`, and render the plan's events until it ends, reconnecting when the link
+ * drops or the VM reboots.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "cli.h"
+#include "error.h"
+#include "hash.h"
+#include "opts.h"
+#include "pack.h"
+#include "remote.h"
+#include "ui.h"
+#include "xmalloc.h"
+
+#define PUSH_HELP                                                                         \
+	"usage: gcloud-gpu push (VM | --ssh USER@HOST[:PORT]) [options]\n\n"              \
+	"Make the target a GPU Jupyter server: upload the recipe (only what the VM lacks),\n" \
+	"run it there, and show its progress until it ends.  A dropped link or a reboot\n"  \
+	"on the way is waited out; ^C stops showing, not the work (then: reattach).\n\n"    \
+	"Options:\n"                                                                        \
+	"  -p, --payload DIR          the recipe to push (default: the one shipped)\n"     \
+	"  --json                     print the VM's events as JSON lines, unchanged\n"     \
+	"  --timeout SECONDS          give up following after this long (default 7200)\n"
+
+enum { OPT_PAYLOAD = OPT_COMMAND, OPT_JSON, OPT_TIMEOUT };
+
+static const struct opt_spec push_options[] = {
+	OPT_TARGET_SPECS,
+	{ "payload", 'p', 1, OPT_PAYLOAD },
+	{ "json", 0, 0, OPT_JSON },
+	{ "timeout", 0, 1, OPT_TIMEOUT },
+	{ NULL, 0, 0, 0 },
+};
+
+/* The recipe shipped with gcloud-gpu: the source tree's, or the installed one. */
+static char *default_payload(void)
+{
+	static const char *const candidates[] = {
+		"../../payloads",                  /* build/plugin/gcloud-gpu */
+		"../share/gcloud-gpu/payloads",    /* bin/gcloud-gpu */
+	};
+	char self[PATH_MAX], *slash, *path;
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+	size_t i;
+
+	if (n > 0) {
+		self[n] = '\0';
+		slash = strrchr(self, '/');
+		*slash = '\0';
+		for (i = 0; i < sizeof candidates / sizeof candidates[0]; i++) {
+			xasprintf(&path, "%s/%s/steps", self, candidates[i]);
+			if (access(path, R_OK) == 0) {
+				path[strlen(path) - strlen("/steps")] = '\0';
+				return path;
+			}
+			free(path);
+		}
+	}
+	return xstrdup("payloads");
+}
+
+/* `have`: which blobs does the VM lack?  Fills blobs (malloc'd) and the manifest's sha. */
+static int ask_have(struct remote *r, const struct gg_buf *manifest, struct pack_blob **blobs,
+		    size_t *count, char sha[GG_SHA256_HEX_SIZE], char **cause)
+{
+	struct gg_buf out = GG_BUF_INIT;
+	json_t *root = NULL, *missing, *v;
+	const char *s;
+	size_t i;
+	int rc;
+
+	*blobs = NULL;
+	*count = 0;
+	if ((rc = remote_helper(r, "have", manifest->data, manifest->len, &out, cause)) != 0)
+		goto out;
+	root = json_loadb(out.data, out.len, 0, NULL);
+	missing = json_object_get(root, "missing");
+	s = json_string_value(json_object_get(root, "manifest"));
+	if (s == NULL || !gg_sha256_hex_valid(s) || !json_is_array(missing)) {
+		rc = gg_fail(cause, GG_EXIT_REMOTE, "the helper on '%s' answered 'have' with '%.200s'",
+			     r->target->name, out.data);
+		goto out;
+	}
+	memcpy(sha, s, GG_SHA256_HEX_SIZE);
+	*blobs = xcalloc(json_array_size(missing) + 1, sizeof **blobs);
+	json_array_foreach(missing, i, v) {
+		struct pack_blob *b = &(*blobs)[i];
+		json_int_t size = json_integer_value(json_object_get(v, "size"));
+		json_int_t offset = json_integer_value(json_object_get(v, "offset"));
+
+		s = json_string_value(json_object_get(v, "sha256"));
+		if (s == NULL || !gg_sha256_hex_valid(s) || size < 0 || offset < 0 || offset > size) {
+			rc = gg_fail(cause, GG_EXIT_REMOTE, "the helper on '%s' named a bad missing blob",
+				     r->target->name);
+			goto out;
+		}
+		memcpy(b->sha256, s, GG_SHA256_HEX_SIZE);
+		b->size = (uint64_t)size;
+		b->offset = (uint64_t)offset;
+		(*count)++;
+	}
+	rc = 0;
+out:
+	json_decref(root);
+	gg_buf_release(&out);
+	return rc;
+}
+
+struct upload {
+	struct remote *r;
+	struct ssh_exec *x;
+};
+
+static int upload_write(void *ctx, const void *data, size_t len, char **cause)
+{
+	struct upload *u = ctx;
+
+	if (remote_interrupted)
+		return gg_fail(cause, GG_EXIT_INTERRUPTED, "interrupted while uploading");
+	return ssh_exec_write(u->x, data, len, cause);
+}
+
+static void upload_progress(void *ctx, uint64_t done, uint64_t total)
+{
+	struct upload *u = ctx;
+
+	ui_upload(u->r->ui, done, total);
+}
+
+/* `recv`: stream the blobs; *bytes is what the helper says it received. */
+static int send_blobs(struct remote *r, const char *dir, const struct gg_manifest *m,
+		      const struct pack_blob *blobs, size_t count, uint64_t *bytes, char **cause)
+{
+	struct upload u = { r, NULL };
+	struct gg_buf out = GG_BUF_INIT, err = GG_BUF_INIT;
+	char *cmd = remote_command(r, "recv"), buf[4096];
+	json_t *root = NULL;
+	long n;
+	int rc, status;
+
+	if ((rc = ssh_exec_start(r->conn, cmd, &u.x, cause)) != 0)
+		goto out;
+	if ((rc = pack_stream(dir, m, blobs, count, upload_write, upload_progress, &u, cause)) != 0 ||
+	    (rc = ssh_exec_close_stdin(u.x, cause)) != 0)
+		goto out;
+	while ((n = ssh_exec_read(u.x, buf, sizeof buf, 1000, cause)) >= 0)
+		gg_buf_add(&out, buf, (size_t)n);
+	if (n == -2) {
+		rc = GG_EXIT_SSH;
+		goto out;
+	}
+	rc = ssh_exec_finish(u.x, &status, &err, cause);
+	u.x = NULL;
+	if (rc != 0)
+		goto out;
+	if (status != 0) {
+		rc = gg_fail(cause, GG_EXIT_REMOTE, "the helper on '%s' refused the upload (exit %d): %.300s",
+			     r->target->name, status, err.len > 0 ? err.data : "no message");
+		goto out;
+	}
+	root = json_loadb(out.data, out.len, 0, NULL);
+	if (!json_is_integer(json_object_get(root, "bytes"))) {
+		rc = gg_fail(cause, GG_EXIT_REMOTE, "the helper on '%s' answered 'recv' with '%.200s'",
+			     r->target->name, out.data);
+		goto out;
+	}
+	*bytes = (uint64_t)json_integer_value(json_object_get(root, "bytes"));
+	rc = 0;
+out:
+	ssh_exec_abort(u.x);
+	json_decref(root);
+	gg_buf_release(&out);
+	gg_buf_release(&err);
+	free(cmd);
+	return rc;
+}
+
+/* Upload until the VM has every blob, resuming after a dropped link. */
+static int upload(struct remote *r, const char *dir, struct gg_manifest *m,
+		  const struct gg_buf *manifest, char sha[GG_SHA256_HEX_SIZE],
+		  long long deadline, char **cause)
+{
+	struct pack_blob *blobs = NULL;
+	uint64_t sent = 0, bytes;
+	size_t count, blobs_sent = 0;
+	int rc, rounds = 0;
+
+	for (;;) {
+		free(blobs);
+		rc = ask_have(r, manifest, &blobs, &count, sha, cause);
+		if (rc == 0 && count == 0)
+			break;
+		if (rc == 0 && ++rounds > 3) {
+			rc = gg_fail(cause, GG_EXIT_REMOTE, "the helper on '%s' still lacks %zu blobs "
+				     "after they were sent", r->target->name, count);
+			break;
+		}
+		if (rc == 0) {
+			bytes = 0;
+			rc = send_blobs(r, dir, m, blobs, count, &bytes, cause);
+			if (rc == 0) {
+				sent += bytes;
+				blobs_sent += count;
+				continue;
+			}
+		}
+		if (rc != GG_EXIT_SSH)
+			break;
+		if ((rc = remote_reconnect(r, deadline, cause)) != 0)
+			break;
+		rounds = 0;
+	}
+	if (rc == 0)
+		ui_note(r->ui, "sent %llu payload bytes in %zu blobs (%zu files in the payload)",
+			(unsigned long long)sent, blobs_sent, m->count);
+	free(blobs);
+	return rc;
+}
+
+int cmd_push(int argc, char **argv, char **cause)
+{
+	struct target_args ta = { 0 };
+	struct target t = { 0 };
+	struct gg_manifest m = GG_MANIFEST_INIT;
+	struct gg_buf manifest = GG_BUF_INIT;
+	struct pack_stats stats;
+	struct remote r = { 0 };
+	struct opt_parser p;
+	struct ui *ui = NULL;
+	const char *payload_arg = NULL, *arg;
+	char *payload = NULL, sha[GG_SHA256_HEX_SIZE], *apply = NULL;
+	long timeout = 7200;
+	long long deadline;
+	enum opt_result res;
+	int id, json = 0, rc;
+
+	opt_init(&p, argc, argv);
+	while ((res = opt_next(&p, push_options, &id, &arg, cause)) != OPT_END) {
+		if (res == OPT_ERROR)
+			return GG_EXIT_USAGE;
+		if (res == OPT_OPTION && id == OPT_HELP) {
+			fputs(PUSH_HELP OPT_TARGET_HELP, stdout);
+			return GG_EXIT_OK;
+		}
+		if (res == OPT_OPTION && id == OPT_PAYLOAD)
+			payload_arg = arg;
+		else if (res == OPT_OPTION && id == OPT_JSON)
+			json = 1;
+		else if (res == OPT_OPTION && id == OPT_TIMEOUT) {
+			if (opt_number("timeout", arg, 30L * 24 * 3600, &timeout, cause) != 0)
+				return GG_EXIT_USAGE;
+		} else if ((rc = opt_target(&ta, res, id, arg, cause)) != 0)
+			return rc;
+	}
+	if ((rc = target_resolve(&ta, &t, cause)) != 0)
+		return rc;
+	deadline = timeout > 0 ? (long long)time(NULL) + timeout : 0;
+	ui = ui_new(ui_mode_detect(json));
+	remote_catch_interrupt();
+
+	/* The payload first: a missing directory fails before anything connects. */
+	payload = payload_arg != NULL ? xstrdup(payload_arg) : default_payload();
+	if ((rc = pack_manifest(payload, &m, &stats, cause)) != 0)
+		goto out;
+	if (gg_manifest_format(&m, &manifest, cause) != 0) {
+		rc = GG_EXIT_ERROR;
+		goto out;
+	}
+	ui_note(ui, "payload %s: %zu files, %llu bytes (%zu hashed)", payload, stats.files,
+		(unsigned long long)stats.bytes, stats.hashed);
+	if ((rc = remote_open(&r, &t, ui, 0, cause)) != 0)
+		goto out;
+	if ((rc = upload(&r, payload, &m, &manifest, sha, deadline, cause)) != 0)
+		goto out;
+	memcpy(r.seen.plan, sha, sizeof r.seen.plan);
+	r.floor = 0;
+	xasprintf(&apply, "apply %s", sha);
+	if ((rc = remote_follow(&r, apply, "resume", deadline, cause)) != 0)
+		goto out;
+	ui_note(ui, "%s is ready: run 'gcloud-gpu tunnel %s' to reach Jupyter", t.name, t.cli_arg);
+out:
+	if (rc != 0 && ui != NULL)
+		ui_clear(ui);
+	remote_close(&r);
+	ui_free(ui);
+	gg_manifest_release(&m);
+	gg_buf_release(&manifest);
+	target_release(&t);
+	free(payload);
+	free(apply);
+	return rc;
+}

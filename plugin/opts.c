@@ -1,0 +1,142 @@
+/*
+ * opts.c: the option parser of opts.h.
+ */
+#include "opts.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "error.h"
+
+void opt_init(struct opt_parser *p, int argc, char **argv)
+{
+	memset(p, 0, sizeof *p);
+	p->argc = argc;
+	p->argv = argv;
+	p->index = 1;
+}
+
+static enum opt_result take_value(struct opt_parser *p, const struct opt_spec *o,
+				  const char *inline_value, const char **arg, char **cause)
+{
+	if (!o->takes_value) {
+		if (inline_value != NULL) {
+			gg_fail(cause, GG_EXIT_USAGE, "option '--%s' takes no value", o->name);
+			return OPT_ERROR;
+		}
+		*arg = NULL;
+		return OPT_OPTION;
+	}
+	if (inline_value != NULL) {
+		*arg = inline_value;
+		return OPT_OPTION;
+	}
+	if (p->index >= p->argc) {
+		gg_fail(cause, GG_EXIT_USAGE, "option '--%s' needs a value", o->name);
+		return OPT_ERROR;
+	}
+	*arg = p->argv[p->index++];
+	return OPT_OPTION;
+}
+
+enum opt_result opt_next(struct opt_parser *p, const struct opt_spec *table, int *id,
+			 const char **arg, char **cause)
+{
+	const struct opt_spec *o;
+	const char *a, *eq;
+	size_t len;
+
+	*id = 0;
+	*arg = NULL;
+	if (p->short_rest != NULL && *p->short_rest != '\0') {
+		char c = *p->short_rest++;
+
+		for (o = table; o->name != NULL; o++) {
+			if (o->short_name != c)
+				continue;
+			*id = o->id;
+			if (o->takes_value && *p->short_rest != '\0') {
+				*arg = p->short_rest;
+				p->short_rest = NULL;
+				return OPT_OPTION;
+			}
+			return take_value(p, o, NULL, arg, cause);
+		}
+		gg_fail(cause, GG_EXIT_USAGE, "unknown option '-%c'", c);
+		return OPT_ERROR;
+	}
+	p->short_rest = NULL;
+	if (p->index >= p->argc)
+		return OPT_END;
+	a = p->argv[p->index++];
+	if (p->only_arguments || a[0] != '-' || a[1] == '\0') {
+		*arg = a;
+		return OPT_ARGUMENT;
+	}
+	if (strcmp(a, "--") == 0) {
+		p->only_arguments = 1;
+		return opt_next(p, table, id, arg, cause);
+	}
+	if (a[1] != '-') {
+		p->short_rest = a + 1;
+		return opt_next(p, table, id, arg, cause);
+	}
+	a += 2;
+	eq = strchr(a, '=');
+	len = eq != NULL ? (size_t)(eq - a) : strlen(a);
+	for (o = table; o->name != NULL; o++) {
+		if (strlen(o->name) == len && strncmp(o->name, a, len) == 0) {
+			*id = o->id;
+			return take_value(p, o, eq != NULL ? eq + 1 : NULL, arg, cause);
+		}
+	}
+	gg_fail(cause, GG_EXIT_USAGE, "unknown option '--%.*s'", (int)len, a);
+	return OPT_ERROR;
+}
+
+int opt_number(const char *name, const char *arg, long max, long *out, char **cause)
+{
+	char *end;
+	long v = strtol(arg, &end, 10);
+
+	if (arg[0] == '\0' || *end != '\0' || v < 0 || v > max)
+		return gg_fail(cause, GG_EXIT_USAGE, "'%s' for --%s is not a number from 0 to %ld",
+			       arg, name, max);
+	*out = v;
+	return 0;
+}
+
+int opt_target(struct target_args *a, enum opt_result res, int id, const char *arg,
+	       char **cause)
+{
+	long n;
+
+	if (res == OPT_ARGUMENT) {
+		if (a->vm != NULL)
+			return gg_fail(cause, GG_EXIT_USAGE, "unexpected argument '%s'", arg);
+		a->vm = arg;
+		return 0;
+	}
+	switch (id) {
+	case OPT_SSH:
+		a->ssh = arg;
+		return 0;
+	case OPT_IDENTITY:
+		a->identity = arg;
+		return 0;
+	case OPT_KNOWN_HOSTS:
+		a->known_hosts = arg;
+		return 0;
+	case OPT_ACCEPT_NEW:
+		a->accept_new_host_key = 1;
+		return 0;
+	case OPT_CONNECT_TIMEOUT:
+		if (opt_number("connect-timeout", arg, 3600, &n, cause) != 0)
+			return GG_EXIT_USAGE;
+		a->connect_timeout = (int)n;
+		return 0;
+	default:
+		return gg_fail(cause, GG_EXIT_USAGE, "option not handled");
+	}
+}

@@ -1,0 +1,90 @@
+/*
+ * opts.h: command-line option parsing for the commands, one table per command.
+ *
+ * As curl's tool_getparam does, the parser returns what it found as an enum and never
+ * prints or exits: the command decides.  It knows long options (`--name`,
+ * `--name=VALUE`, `--name VALUE`), short ones (`-f`, `-p 8080`, `-p8080`), `--` and
+ * positional arguments in any order.
+ *
+ *   struct opt_parser p; opt_init(&p, argc, argv);   // argv[0] is the command name
+ *   while ((res = opt_next(&p, table, &id, &arg, cause)) != OPT_END) {
+ *       if (res == OPT_ERROR) return GG_EXIT_USAGE;
+ *       if (res == OPT_ARGUMENT) ... positional arg ...
+ *       else switch (id) ...
+ *   }
+ *
+ * The options every command that talks to a VM shares are in OPT_TARGET_SPECS, and
+ * opt_target() applies one to a struct target_args.
+ */
+#ifndef GG_OPTS_H
+#define GG_OPTS_H
+
+#include "target.h"
+
+enum opt_result {
+	OPT_OPTION,   /* *id is the option's id; *arg its value when it takes one */
+	OPT_ARGUMENT, /* *arg is a positional argument */
+	OPT_END,
+	OPT_ERROR,    /* *cause says why */
+};
+
+struct opt_spec {
+	const char *name;  /* long name without "--" */
+	char short_name;   /* 0: none */
+	int takes_value;
+	int id;
+};
+
+/* Ids of the shared options; a command's own ids start at OPT_COMMAND. */
+enum opt_id {
+	OPT_HELP = 1,
+	OPT_SSH,
+	OPT_IDENTITY,
+	OPT_KNOWN_HOSTS,
+	OPT_ACCEPT_NEW,
+	OPT_CONNECT_TIMEOUT,
+	OPT_COMMAND = 100,
+};
+
+#define OPT_TARGET_SPECS                                                   \
+	{ "help", 'h', 0, OPT_HELP },                                      \
+	{ "ssh", 0, 1, OPT_SSH },                                          \
+	{ "identity", 'i', 1, OPT_IDENTITY },                              \
+	{ "known-hosts", 0, 1, OPT_KNOWN_HOSTS },                          \
+	{ "accept-new-host-key", 0, 0, OPT_ACCEPT_NEW },                   \
+	{ "connect-timeout", 0, 1, OPT_CONNECT_TIMEOUT }
+
+/* The help text of the shared options, for the commands' --help. */
+#define OPT_TARGET_HELP                                                                  \
+	"Target:\n"                                                                      \
+	"  VM                         a Compute Engine VM name\n"                        \
+	"  --ssh USER@HOST[:PORT]     any SSH host instead of a VM\n"                    \
+	"  -i, --identity FILE        private key (default: the agent, then ~/.ssh/id_*)\n" \
+	"  --known-hosts FILE         known hosts file (default ~/.ssh/known_hosts)\n"   \
+	"  --accept-new-host-key      trust a host seen for the first time\n"            \
+	"  --connect-timeout SECONDS  give up connecting after this long (default 15)\n"
+
+struct opt_parser {
+	int argc;
+	char **argv;
+	int index;          /* next argv element */
+	const char *short_rest; /* inside a group of short options ("-fv") */
+	int only_arguments; /* after "--" */
+};
+
+void opt_init(struct opt_parser *p, int argc, char **argv);
+
+enum opt_result opt_next(struct opt_parser *p, const struct opt_spec *table, int *id,
+			 const char **arg, char **cause);
+
+/*
+ * Apply a shared target option (OPT_SSH ... OPT_CONNECT_TIMEOUT) or, for
+ * OPT_ARGUMENT, take the VM name.  0, or GG_EXIT_USAGE with *cause set.
+ */
+int opt_target(struct target_args *a, enum opt_result res, int id, const char *arg,
+	       char **cause);
+
+/* Parse a non-negative integer option value.  0, or GG_EXIT_USAGE with *cause set. */
+int opt_number(const char *name, const char *arg, long max, long *out, char **cause);
+
+#endif

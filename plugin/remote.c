@@ -1,0 +1,565 @@
+/*
+ * remote.c: bootstrapping and driving the helper on a target (see remote.h).
+ */
+#include "remote.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "cli.h"
+#include "error.h"
+#include "event.h"
+#include "hash.h"
+#include "protocol.h"
+#include "xmalloc.h"
+
+extern char **environ;
+
+/* The wrapper's own exit codes, outside the helper's range (protocol.h). */
+#define WRAPPER_NO_HELPER 97
+#define WRAPPER_BAD_UPLOAD 98
+/* How often a waiting follow wakes up for ^C, keepalives and the deadline. */
+#define POLL_MS 300
+
+volatile sig_atomic_t remote_interrupted;
+
+static void on_interrupt(int sig)
+{
+	(void)sig;
+	remote_interrupted = 1;
+}
+
+void remote_catch_interrupt(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_interrupt;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/* The helper binary this CLI was built with: $GCLOUD_GPU_HELPER, or next to the CLI. */
+static char *find_local_helper(char **cause)
+{
+	static const char *const candidates[] = {
+		"../helper/gcloud-gpu-helper",               /* build tree: build/plugin/.. */
+		"../libexec/gcloud-gpu/gcloud-gpu-helper",   /* installed: bin/.. */
+		"gcloud-gpu-helper",
+	};
+	const char *env = getenv("GCLOUD_GPU_HELPER");
+	char self[PATH_MAX], *slash, *path;
+	ssize_t n;
+	size_t i;
+
+	if (env != NULL && env[0] != '\0') {
+		if (access(env, R_OK) == 0)
+			return xstrdup(env);
+		gg_fail_errno(cause, GG_EXIT_ERROR, errno, "cannot read the helper '%s' (GCLOUD_GPU_HELPER)", env);
+		return NULL;
+	}
+	n = readlink("/proc/self/exe", self, sizeof self - 1);
+	if (n <= 0) {
+		gg_fail_errno(cause, GG_EXIT_ERROR, errno, "cannot find where gcloud-gpu runs from");
+		return NULL;
+	}
+	self[n] = '\0';
+	slash = strrchr(self, '/');
+	*slash = '\0';
+	for (i = 0; i < sizeof candidates / sizeof candidates[0]; i++) {
+		xasprintf(&path, "%s/%s", self, candidates[i]);
+		if (access(path, R_OK) == 0)
+			return path;
+		free(path);
+	}
+	gg_fail(cause, GG_EXIT_ERROR, "cannot find gcloud-gpu-helper next to '%s' (build it, or set "
+		"GCLOUD_GPU_HELPER)", self);
+	return NULL;
+}
+
+/* env VAR=VALUE ... for every GCLOUD_GPU_REMOTE_X in our environment. */
+static void add_remote_env(struct gg_buf *b)
+{
+	static const char prefix[] = "GCLOUD_GPU_REMOTE_";
+	char **e;
+
+	for (e = environ; *e != NULL; e++) {
+		const char *eq = strchr(*e, '=');
+		char *assign;
+
+		if (strncmp(*e, prefix, sizeof prefix - 1) != 0 || eq == NULL)
+			continue;
+		xasprintf(&assign, "GCLOUD_GPU_%.*s=%s", (int)(eq - *e - (int)(sizeof prefix - 1)),
+			  *e + sizeof prefix - 1, eq + 1);
+		gg_buf_addch(b, ' ');
+		ssh_shell_quote(b, assign);
+		free(assign);
+	}
+}
+
+/* PREFIX sh -c 'SCRIPT' gcloud-gpu ARGS, with h= and sum= set at the script's top. */
+static char *wrap_script(struct remote *r, const char *script, const char *args)
+{
+	struct gg_buf inner = GG_BUF_INIT, outer = GG_BUF_INIT;
+	char *helper;
+
+	xasprintf(&helper, "%s/bin/gcloud-gpu-helper-%s", r->root, r->helper_sha);
+	gg_buf_addstr(&inner, "h=");
+	ssh_shell_quote(&inner, helper);
+	gg_buf_addf(&inner, "; sum=%s; ", r->helper_sha);
+	gg_buf_addstr(&inner, script);
+	gg_buf_addf(&outer, "%ssh -c ", r->prefix);
+	ssh_shell_quote(&outer, inner.data);
+	gg_buf_addstr(&outer, " gcloud-gpu");
+	if (args != NULL && args[0] != '\0')
+		gg_buf_addf(&outer, " %s", args);
+	if (inner.alloc == 0 || outer.alloc == 0)
+		abort();
+	gg_buf_release(&inner);
+	free(helper);
+	return gg_buf_detach(&outer, NULL);
+}
+
+/* sha256sum -c reads "SUM  FILE" lines; a mismatch or a missing file fails. */
+#define CHECK_HELPER "[ -x \"$h\" ] && echo \"$sum  $h\" | sha256sum -c --status"
+
+char *remote_command(struct remote *r, const char *args)
+{
+	struct gg_buf script = GG_BUF_INIT;
+	char *cmd;
+
+	gg_buf_addf(&script, CHECK_HELPER " || exit %d; exec env", WRAPPER_NO_HELPER);
+	add_remote_env(&script);
+	gg_buf_addstr(&script, " \"$h\" \"$@\"");
+	cmd = wrap_script(r, script.data, args);
+	gg_buf_release(&script);
+	return cmd;
+}
+
+/* The last non-empty line of text, for messages. */
+static char *last_line(const char *text)
+{
+	const char *end = text + strlen(text), *start;
+
+	while (end > text && (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' '))
+		end--;
+	for (start = end; start > text && start[-1] != '\n'; start--)
+		;
+	if (start == end)
+		return xstrdup("no error message");
+	return strndup(start, (size_t)(end - start));
+}
+
+static int helper_failed(struct remote *r, const char *what, int status, const char *err,
+			 char **cause)
+{
+	char *line = last_line(err);
+	int code;
+
+	if (status == WRAPPER_NO_HELPER)
+		code = gg_fail(cause, GG_EXIT_REMOTE, "the helper on '%s' is missing or does not "
+			       "match its sha256: run 'gcloud-gpu push' again", r->target->name);
+	else
+		code = gg_fail(cause, GG_EXIT_REMOTE, "%s on '%s' failed (exit %d): %s", what,
+			       r->target->name, status, line);
+	free(line);
+	return code;
+}
+
+/* Make sure <root>/bin/gcloud-gpu-helper-<sha> is there and right; upload it if not. */
+static int bootstrap(struct remote *r, char **cause)
+{
+	struct gg_buf out = GG_BUF_INIT, err = GG_BUF_INIT, binary = GG_BUF_INIT;
+	char *cmd = NULL, *script = NULL, *quoted_root;
+	struct gg_buf q = GG_BUF_INIT;
+	FILE *f = NULL;
+	char chunk[65536];
+	size_t n;
+	int status, rc;
+
+	cmd = wrap_script(r, "if " CHECK_HELPER "; then echo present; else echo missing; fi", NULL);
+	if ((rc = ssh_conn_run(r->conn, cmd, NULL, 0, &out, &err, &status, cause)) != 0)
+		goto out;
+	if (status != 0) {
+		char *line = last_line(err.data);
+
+		rc = gg_fail(cause, GG_EXIT_REMOTE, r->prefix[0] != '\0'
+			     ? "cannot run the helper as root on '%s' with 'sudo -n' (passwordless sudo "
+			       "is needed for a user other than root): %s"
+			     : "cannot check the helper on '%s': %s", r->target->name, line);
+		free(line);
+		goto out;
+	}
+	if (strncmp(out.data, "present", 7) == 0) {
+		rc = 0;
+		goto out;
+	}
+	f = fopen(r->helper_path, "rb");
+	if (f == NULL) {
+		rc = gg_fail_errno(cause, GG_EXIT_ERROR, errno, "cannot open '%s'", r->helper_path);
+		goto out;
+	}
+	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+		gg_buf_add(&binary, chunk, n);
+	ssh_shell_quote(&q, r->root);
+	quoted_root = q.data;
+	xasprintf(&script, "umask 077 && mkdir -p %s/bin && t=%s/bin/.upload.$$ && cat >\"$t\" && "
+		  "if echo \"$sum  $t\" | sha256sum -c --status; then "
+		  "chmod 700 \"$t\" && mv -f \"$t\" \"$h\"; else rm -f \"$t\"; "
+		  "echo 'the uploaded helper does not match its sha256' >&2; exit %d; fi",
+		  quoted_root, quoted_root, WRAPPER_BAD_UPLOAD);
+	free(cmd);
+	cmd = wrap_script(r, script, NULL);
+	gg_buf_reset(&err);
+	ui_note(r->ui, "uploading the helper (%zu bytes) to %s", binary.len, r->target->name);
+	if ((rc = ssh_conn_run(r->conn, cmd, binary.data, binary.len, NULL, &err, &status, cause)) != 0)
+		goto out;
+	if (status != 0) {
+		rc = helper_failed(r, "uploading the helper", status, err.data, cause);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (f != NULL)
+		fclose(f);
+	gg_buf_release(&out);
+	gg_buf_release(&err);
+	gg_buf_release(&binary);
+	gg_buf_release(&q);
+	free(script);
+	free(cmd);
+	return rc;
+}
+
+static int connect_wait(struct remote *r, long long deadline, int lost, char **cause);
+
+int remote_open(struct remote *r, struct target *t, struct ui *ui, long long deadline,
+		char **cause)
+{
+	const char *root = getenv("GCLOUD_GPU_REMOTE_ROOT");
+	uint64_t size;
+	int rc;
+
+	memset(r, 0, sizeof *r);
+	r->target = t;
+	r->ui = ui;
+	r->root = xstrdup(root != NULL && root[0] != '\0' ? root : GG_DEFAULT_ROOT);
+	target_seen_load(t, &r->seen);
+	r->helper_path = find_local_helper(cause);
+	if (r->helper_path == NULL)
+		return GG_EXIT_ERROR;
+	if (gg_sha256_file(r->helper_path, r->helper_sha, &size, cause) != 0)
+		return GG_EXIT_ERROR;
+	if ((rc = deadline > 0 ? connect_wait(r, deadline, 0, cause)
+			       : ssh_conn_open(&t->ssh, &r->conn, cause)) != 0)
+		return rc;
+	r->prefix = xstrdup(strcmp(ssh_conn_user(r->conn), "root") == 0 ? "" : "sudo -n ");
+	return bootstrap(r, cause);
+}
+
+void remote_close(struct remote *r)
+{
+	if (r->target != NULL && r->seen.last_seq > 0)
+		target_seen_save(r->target, &r->seen);
+	ssh_conn_close(r->conn);
+	free(r->root);
+	free(r->helper_path);
+	free(r->prefix);
+	memset(r, 0, sizeof *r);
+}
+
+/* Sleep up to ms, waking early on ^C. */
+static void nap(long ms)
+{
+	struct timespec ts;
+
+	while (ms > 0 && !remote_interrupted) {
+		long step = ms > 100 ? 100 : ms;
+
+		ts.tv_sec = 0;
+		ts.tv_nsec = step * 1000000L;
+		nanosleep(&ts, NULL);
+		ms -= step;
+	}
+}
+
+int remote_reconnect(struct remote *r, long long deadline, char **cause)
+{
+	return connect_wait(r, deadline, 1, cause);
+}
+
+static int connect_wait(struct remote *r, long long deadline, int lost, char **cause)
+{
+	long delay = 500;
+	int rc, noted = 0;
+
+	ssh_conn_close(r->conn);
+	r->conn = NULL;
+	if (lost) {
+		ui_note(r->ui, "lost the connection to %s; reconnecting...", r->target->name);
+		noted = 1;
+	}
+	for (;;) {
+		char *why = NULL;
+
+		if (remote_interrupted)
+			return GG_EXIT_INTERRUPTED;
+		rc = ssh_conn_open(&r->target->ssh, &r->conn, &why);
+		if (rc == 0) {
+			free(why);
+			if (noted)
+				ui_note(r->ui, "reconnected to %s", r->target->name);
+			return 0;
+		}
+		/* A changed host key is never waited out. */
+		if (rc != GG_EXIT_SSH || (deadline > 0 && time(NULL) + delay / 1000 >= deadline)) {
+			gg_fail(cause, rc, "%s", why);
+			free(why);
+			return rc;
+		}
+		if (!noted)
+			ui_note(r->ui, "waiting for %s to come back (%s)...", r->target->name, why);
+		noted = 1;
+		free(why);
+		nap(delay);
+		delay = delay * 2 > 15000 ? 15000 : delay * 2;
+	}
+}
+
+int remote_helper(struct remote *r, const char *args, const void *in, size_t in_len,
+		  struct gg_buf *out, char **cause)
+{
+	struct gg_buf err = GG_BUF_INIT;
+	char *cmd = remote_command(r, args), *what;
+	int status, rc;
+
+	rc = ssh_conn_run(r->conn, cmd, in, in_len, out, &err, &status, cause);
+	if (rc == 0 && status != 0) {
+		xasprintf(&what, "'helper %s'", args);
+		rc = helper_failed(r, what, status, err.data, cause);
+		free(what);
+	}
+	gg_buf_release(&err);
+	free(cmd);
+	return rc;
+}
+
+/* What one stream told us. */
+struct stream {
+	enum follow_end end;
+	int ended;
+	char *failed_step;
+	char *failed_tail;
+	int failed_code;
+};
+
+static void stream_release(struct stream *s)
+{
+	free(s->failed_step);
+	free(s->failed_tail);
+	memset(s, 0, sizeof *s);
+}
+
+/* Handle one event line: decode, drop what was seen, render, remember. */
+static int take_line(struct remote *r, struct stream *s, const char *line, size_t len,
+		     char **cause)
+{
+	struct gg_event ev;
+	char *why = NULL;
+	json_t *tail, *last;
+
+	if (gg_event_parse(line, len, &ev, &why) != 0) {
+		gg_fail(cause, GG_EXIT_REMOTE, "the helper on '%s' sent a bad event: %s",
+			r->target->name, why);
+		free(why);
+		return GG_EXIT_REMOTE;
+	}
+	if (ev.type == GG_EVENT_HELLO) {
+		if (ev.boot_id != NULL) {
+			if (r->seen.boot_id[0] != '\0' && strcmp(r->seen.boot_id, ev.boot_id) != 0) {
+				r->reboots++;
+				ui_note(r->ui, "%s restarted since the last event seen here (new boot id)",
+					r->target->name);
+			}
+			snprintf(r->seen.boot_id, sizeof r->seen.boot_id, "%s", ev.boot_id);
+		}
+		/* A log that restarted (a new state root) has nothing we saw. */
+		last = json_object_get(ev.obj, "last_seq");
+		if (json_is_integer(last) && json_integer_value(last) < r->floor)
+			r->floor = 0;
+		ui_event(r->ui, &ev, line, len);
+		gg_event_release(&ev);
+		return 0;
+	}
+	/* A stream picked up again may repeat what was shown: nothing is shown twice. */
+	if (ev.seq <= r->floor) {
+		gg_event_release(&ev);
+		return 0;
+	}
+	ui_event(r->ui, &ev, line, len);
+	r->floor = ev.seq;
+	r->seen.last_seq = ev.seq;
+	switch (ev.type) {
+	case GG_EVENT_PLAN:
+		s->ended = 0;
+		break;
+	case GG_EVENT_STEP_FAILED:
+		free(s->failed_step);
+		free(s->failed_tail);
+		s->failed_step = xstrdup(ev.step);
+		s->failed_code = (int)json_integer_value(json_object_get(ev.obj, "code"));
+		tail = json_object_get(ev.obj, "tail");
+		if (json_is_array(tail))
+			tail = json_array_get(tail, json_array_size(tail) - 1);
+		s->failed_tail = json_is_string(tail) ? last_line(json_string_value(tail)) : NULL;
+		break;
+	case GG_EVENT_DONE:
+		s->ended = 1;
+		s->end = FOLLOW_DONE;
+		break;
+	case GG_EVENT_FAILED:
+		s->ended = 1;
+		s->end = FOLLOW_FAILED;
+		break;
+	default:
+		break;
+	}
+	gg_event_release(&ev);
+	return 0;
+}
+
+/*
+ * Run one streaming command to its end.  0 with s filled when the command ended by
+ * itself (*status set), GG_EXIT_SSH when the link broke, GG_EXIT_INTERRUPTED on ^C or
+ * at the deadline.
+ */
+static int stream_once(struct remote *r, const char *args, long long deadline,
+		       struct stream *s, int *status, struct gg_buf *err, char **cause)
+{
+	struct ssh_exec *x = NULL;
+	struct gg_buf line = GG_BUF_INIT;
+	char *cmd = remote_command(r, args), *buf = xmalloc(65536), *nl;
+	long n;
+	int rc;
+
+	*status = -1;
+	if ((rc = ssh_exec_start(r->conn, cmd, &x, cause)) != 0 ||
+	    (rc = ssh_exec_close_stdin(x, cause)) != 0)
+		goto out;
+	for (;;) {
+		n = ssh_exec_read(x, buf, 65536, POLL_MS, cause);
+		if (n == -2) {
+			rc = GG_EXIT_SSH;
+			goto out;
+		}
+		if (n == -1)
+			break;
+		if (remote_interrupted || (deadline > 0 && time(NULL) >= deadline)) {
+			rc = GG_EXIT_INTERRUPTED;
+			goto out;
+		}
+		if (n == 0) {
+			ssh_conn_keepalive(r->conn);
+			continue;
+		}
+		gg_buf_add(&line, buf, (size_t)n);
+		while ((nl = memchr(line.data, '\n', line.len)) != NULL) {
+			size_t len = (size_t)(nl - line.data) + 1;
+
+			if ((rc = take_line(r, s, line.data, len, cause)) != 0)
+				goto out;
+			gg_buf_consume(&line, len);
+		}
+		if (line.len > GG_EVENT_MAX_LINE) {
+			rc = gg_fail(cause, GG_EXIT_REMOTE, "the helper on '%s' sent a line over %d bytes",
+				     r->target->name, GG_EVENT_MAX_LINE);
+			goto out;
+		}
+	}
+	rc = ssh_exec_finish(x, status, err, cause);
+	x = NULL;
+out:
+	ssh_exec_abort(x);
+	gg_buf_release(&line);
+	free(buf);
+	free(cmd);
+	return rc;
+}
+
+int remote_follow(struct remote *r, const char *first_args, const char *again,
+		  long long deadline, char **cause)
+{
+	int no_wait = strstr(again, "--no-wait") != NULL;
+	struct stream s;
+	struct gg_buf err = GG_BUF_INIT;
+	char *args = xstrdup(first_args);
+	int status, rc;
+
+	memset(&s, 0, sizeof s);
+	for (;;) {
+		gg_buf_reset(&err);
+		rc = stream_once(r, args, deadline, &s, &status, &err, cause);
+		target_seen_save(r->target, &r->seen);
+		if (rc == GG_EXIT_SSH) {
+			if ((rc = remote_reconnect(r, deadline, cause)) != 0)
+				break;
+		} else if (rc != 0) {
+			break;
+		} else if (s.ended || (status == 0 && no_wait)) {
+			break;
+		} else if (status != GG_HELPER_DETACHED && status != GG_HELPER_OK && status != GG_HELPER_FAILED) {
+			rc = helper_failed(r, "the helper", status, err.data, cause);
+			break;
+		}
+		/* The stream stopped before the plan ended: pick it up after what we saw. */
+		free(args);
+		xasprintf(&args, "%s --from %lld", again, r->floor + 1);
+	}
+	if (rc == GG_EXIT_INTERRUPTED) {
+		ui_clear(r->ui);
+		gg_fail(cause, GG_EXIT_INTERRUPTED, "stopped following %s; the work goes on there: run "
+			"'gcloud-gpu reattach %s' to pick it up", r->target->name, r->target->cli_arg);
+	} else if (rc == 0 && s.ended && s.end == FOLLOW_FAILED) {
+		if (s.failed_step != NULL)
+			rc = gg_fail(cause, GG_EXIT_STEP, "step '%s' failed on %s (exit %d): %s",
+				     s.failed_step, r->target->name, s.failed_code,
+				     s.failed_tail != NULL ? s.failed_tail : "no output");
+		else
+			rc = gg_fail(cause, GG_EXIT_STEP, "the plan failed on %s", r->target->name);
+	}
+	stream_release(&s);
+	gg_buf_release(&err);
+	free(args);
+	return rc;
+}
+
+char *remote_read_token(struct remote *r)
+{
+	struct gg_buf cmd = GG_BUF_INIT, out = GG_BUF_INIT;
+	char *path, *token = NULL;
+	int status;
+
+	xasprintf(&path, "%s/%s", r->root, GG_FILE_TOKEN);
+	gg_buf_addf(&cmd, "%scat ", r->prefix);
+	ssh_shell_quote(&cmd, path);
+	gg_buf_addstr(&cmd, " 2>/dev/null");
+	if (ssh_conn_run(r->conn, cmd.data, NULL, 0, &out, NULL, &status, NULL) == 0 && status == 0) {
+		while (out.len > 0 && (out.data[out.len - 1] == '\n' || out.data[out.len - 1] == '\r'))
+			out.data[--out.len] = '\0';
+		if (out.len > 0 && strpbrk(out.data, " \n\t&#?") == NULL)
+			token = gg_buf_detach(&out, NULL);
+	}
+	gg_buf_release(&cmd);
+	gg_buf_release(&out);
+	free(path);
+	return token;
+}

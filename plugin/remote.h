@@ -1,0 +1,97 @@
+/*
+ * remote.h: driving gcloud-gpu-helper on a target, the CLI's side of the wire
+ * (docs/ARCHITECTURE.md, "The wire between the CLI and the helper").
+ *
+ * remote_open connects (ssh.h) and bootstraps the helper: the helper this CLI was
+ * built with is looked up next to the CLI, and lives on the VM as
+ * <root>/bin/gcloud-gpu-helper-<sha256>; it is uploaded only when that file is missing
+ * or does not match, and every command runs it through a wrapper that checks its
+ * sha256 first.  A non-root SSH user runs it through `sudo -n`.
+ *
+ * Tests relocate the helper on the VM: every variable GCLOUD_GPU_REMOTE_X in the
+ * CLI's environment becomes GCLOUD_GPU_X on the helper's command line (so
+ * GCLOUD_GPU_REMOTE_ROOT sets the state root, and with it where the helper binary
+ * goes).
+ *
+ * remote_follow runs an event-streaming helper command (apply, follow, resume, ensure)
+ * and renders it, reconnecting with backoff when the link drops and following on
+ * from the last event seen, until the plan ends, the deadline passes or ^C.
+ */
+#ifndef GG_REMOTE_H
+#define GG_REMOTE_H
+
+#include <signal.h>
+#include <stddef.h>
+
+#include "buf.h"
+#include "ssh.h"
+#include "target.h"
+#include "ui.h"
+
+/* Set by the SIGINT handler remote_catch_interrupt installs. */
+extern volatile sig_atomic_t remote_interrupted;
+
+/* Install a SIGINT/SIGTERM handler that sets remote_interrupted. */
+void remote_catch_interrupt(void);
+
+struct remote {
+	struct target *target;
+	struct ui *ui;
+	struct ssh_conn *conn;
+	char *root;                            /* helper's state root on the VM */
+	char *helper_path;                     /* the local helper binary */
+	char helper_sha[GG_SHA256_HEX_SIZE];
+	char *prefix;                          /* "sudo -n " or "" */
+	struct target_seen seen;               /* loaded from and saved to the state dir */
+	int reboots;                           /* boot id changes seen while following */
+	long long floor;                       /* events up to this seq are not shown again */
+};
+
+/*
+ * Connect and bootstrap the helper.  With deadline (a time_t) set, an unreachable
+ * host is waited for with backoff until then (reattach).  r is filled (release with remote_close).  0, or
+ * an exit code with *cause set.
+ */
+int remote_open(struct remote *r, struct target *t, struct ui *ui, long long deadline,
+		char **cause);
+void remote_close(struct remote *r);
+
+/* Connect again after a dropped link, waiting with backoff until deadline (time_t). */
+int remote_reconnect(struct remote *r, long long deadline, char **cause);
+
+/*
+ * Run `helper ARGS` with stdin in (may be NULL) and its stdout into out.  0 when the
+ * helper exited 0; otherwise an exit code (GG_EXIT_REMOTE for a refusal, with the
+ * helper's own error line) with *cause set.
+ */
+int remote_helper(struct remote *r, const char *args, const void *in, size_t in_len,
+		  struct gg_buf *out, char **cause);
+
+/* The shell command line that runs `helper ARGS` (sudo, env, sha256 check). malloc'd. */
+char *remote_command(struct remote *r, const char *args);
+
+/* How a followed stream ended. */
+enum follow_end {
+	FOLLOW_DONE,     /* "done" */
+	FOLLOW_FAILED,   /* "failed" */
+	FOLLOW_END,      /* end of the log (--no-wait) */
+};
+
+/*
+ * Events with seq <= r->floor are dropped (set it before: 0 for a new plan, the
+ * last seen seq for reattach, SINCE-1 for logs).
+ * Run the streaming helper command `args` (apply ..., follow ..., resume ..., ensure
+ * ...), render its events and keep r->seen.  When the stream stops early (a dropped
+ * link: reconnect first), go on with `AGAIN --from NEXT` ("resume", "follow" or
+ * "follow --no-wait") until the plan ends or the deadline (0: none).
+ * Returns 0 (plan done, or the end of the log), GG_EXIT_STEP (the plan failed; *cause
+ * names the step), GG_EXIT_INTERRUPTED (^C or deadline; *cause says how to reattach),
+ * or another exit code.
+ */
+int remote_follow(struct remote *r, const char *args, const char *again,
+		  long long deadline, char **cause);
+
+/* The Jupyter token kept on the VM, malloc'd, or NULL when there is none (yet). */
+char *remote_read_token(struct remote *r);
+
+#endif

@@ -1,0 +1,575 @@
+/*
+ * ssh.c: the SSH session wrapper of ssh.h over libssh.
+ *
+ * libssh runs in blocking mode with a timeout on every blocking step, so an
+ * unreachable host or a dead link turns into a clear error rather than a hang.  The
+ * socket gets TCP_NODELAY (small control messages are not held back) and TCP
+ * keepalives, and ssh_conn_keepalive sends SSH ignore messages while a follow is idle,
+ * so that a NAT box between the user and the VM does not forget the connection.
+ */
+#include "ssh.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libssh/libssh.h>
+
+#include "cli.h"
+#include "error.h"
+#include "xmalloc.h"
+
+/*
+ * AES-GCM runs on the CPU's AES instructions on both ends and is the fastest cipher
+ * OpenSSH offers; chacha20 wins where AES instructions are missing.  The CTR modes
+ * keep older servers reachable.
+ */
+#define CIPHERS "aes128-gcm@openssh.com,chacha20-poly1305@openssh.com," \
+		"aes256-gcm@openssh.com,aes128-ctr,aes256-ctr"
+
+/* Send an SSH ignore message after this many idle seconds. */
+#define KEEPALIVE_SECONDS 15
+
+/* Large reads and writes: fewer round trips through libssh's packet layer. */
+#define IO_CHUNK (256 * 1024)
+
+struct ssh_conn {
+	ssh_session session;
+	char *name;
+	char *user;
+	time_t last_sent;
+};
+
+struct ssh_exec {
+	struct ssh_conn *conn;
+	ssh_channel channel;
+	struct gg_buf err; /* stderr, collected while stdout is read */
+};
+
+const char *ssh_conn_name(const struct ssh_conn *c)
+{
+	return c->name;
+}
+
+const char *ssh_conn_user(const struct ssh_conn *c)
+{
+	return c->user;
+}
+
+void ssh_shell_quote(struct gg_buf *out, const char *s)
+{
+	gg_buf_addch(out, '\'');
+	for (; *s != '\0'; s++) {
+		if (*s == '\'')
+			gg_buf_addstr(out, "'\\''");
+		else
+			gg_buf_addch(out, *s);
+	}
+	gg_buf_addch(out, '\'');
+}
+
+/* "SHA256:..." for a key, or a placeholder when libssh cannot hash it. */
+static char *fingerprint(ssh_key key)
+{
+	unsigned char *hash = NULL;
+	size_t hlen = 0;
+	char *fp, *copy;
+
+	if (key == NULL || ssh_get_publickey_hash(key, SSH_PUBLICKEY_HASH_SHA256, &hash, &hlen) != 0)
+		return xstrdup("(unknown)");
+	fp = ssh_get_fingerprint_hash(SSH_PUBLICKEY_HASH_SHA256, hash, hlen);
+	ssh_clean_pubkey_hash(&hash);
+	if (fp == NULL)
+		return xstrdup("(unknown)");
+	copy = xstrdup(fp);
+	ssh_string_free_char(fp);
+	return copy;
+}
+
+/* Ask on the terminal whether to trust a new host key; 1 for yes. */
+static int ask_new_host(const char *name, const char *type, const char *fp, const char *file)
+{
+	FILE *tty = fopen("/dev/tty", "r+");
+	char answer[16] = "";
+	int yes;
+
+	if (tty == NULL)
+		return 0;
+	fprintf(tty, "The host '%s' is not known yet.\n%s key fingerprint is %s.\n"
+		     "Add it to '%s' and connect (yes/no)? ", name, type, fp, file);
+	fflush(tty);
+	yes = fgets(answer, sizeof answer, tty) != NULL && strncmp(answer, "yes", 3) == 0;
+	fclose(tty);
+	return yes;
+}
+
+/*
+ * The fingerprint known_hosts holds for this host, for the "changed" message: libssh
+ * names the state but not the old key, so the file is read again here.
+ */
+static char *known_fingerprint(const struct ssh_options *o, const char *known_hosts)
+{
+	FILE *f = fopen(known_hosts, "r");
+	char line[8192], host[300], *fp = NULL;
+	int port = o->port > 0 ? o->port : 22;
+
+	if (f == NULL)
+		return NULL;
+	if (port == 22)
+		snprintf(host, sizeof host, "%s", o->host);
+	else
+		snprintf(host, sizeof host, "[%s]:%d", o->host, port);
+	while (fp == NULL && fgets(line, sizeof line, f) != NULL) {
+		struct ssh_knownhosts_entry *e = NULL;
+
+		line[strcspn(line, "\r\n")] = '\0';
+		if (line[0] == '\0' || line[0] == '#')
+			continue;
+		if (ssh_known_hosts_parse_line(host, line, &e) == SSH_OK && e != NULL &&
+		    e->hostname != NULL && e->publickey != NULL)
+			fp = fingerprint(e->publickey);
+		ssh_knownhosts_entry_free(e);
+	}
+	fclose(f);
+	return fp;
+}
+
+static int check_host_key(struct ssh_conn *c, const struct ssh_options *o,
+			  const char *known_hosts, char **cause)
+{
+	ssh_key server_key = NULL;
+	char *server_fp = NULL, *known_fp = NULL;
+	const char *type = "host";
+	int r = GG_EXIT_HOSTKEY;
+	enum ssh_known_hosts_e state;
+
+	if (ssh_get_server_publickey(c->session, &server_key) == SSH_OK)
+		type = ssh_key_type_to_char(ssh_key_type(server_key));
+	server_fp = fingerprint(server_key);
+	state = ssh_session_is_known_server(c->session);
+	switch (state) {
+	case SSH_KNOWN_HOSTS_OK:
+		r = 0;
+		break;
+	case SSH_KNOWN_HOSTS_CHANGED:
+	case SSH_KNOWN_HOSTS_OTHER:
+		known_fp = known_fingerprint(o, known_hosts);
+		gg_fail(cause, GG_EXIT_HOSTKEY,
+			"host key of '%s' changed: '%s' has %s, the host offers %s %s; "
+			"nothing was sent (if the VM was recreated, remove the old key with "
+			"ssh-keygen -R and connect again)",
+			c->name, known_hosts, known_fp != NULL ? known_fp : "another key", type,
+			server_fp);
+		break;
+	case SSH_KNOWN_HOSTS_UNKNOWN:
+	case SSH_KNOWN_HOSTS_NOT_FOUND:
+		if (!o->accept_new_host_key &&
+		    !(isatty(STDIN_FILENO) && isatty(STDERR_FILENO) &&
+		      ask_new_host(c->name, type, server_fp, known_hosts))) {
+			gg_fail(cause, GG_EXIT_HOSTKEY,
+				"host '%s' is not in '%s' (%s key %s): check the fingerprint and "
+				"run again with --accept-new-host-key", c->name, known_hosts, type,
+				server_fp);
+			break;
+		}
+		if (ssh_session_update_known_hosts(c->session) != SSH_OK) {
+			gg_fail(cause, GG_EXIT_HOSTKEY, "cannot add the key of '%s' to '%s': %s",
+				c->name, known_hosts, ssh_get_error(c->session));
+			break;
+		}
+		r = 0;
+		break;
+	default:
+		gg_fail(cause, GG_EXIT_HOSTKEY, "cannot check the host key of '%s' in '%s': %s",
+			c->name, known_hosts, ssh_get_error(c->session));
+		break;
+	}
+	ssh_key_free(server_key);
+	free(server_fp);
+	free(known_fp);
+	return r;
+}
+
+static int authenticate(struct ssh_conn *c, const struct ssh_options *o, char **cause)
+{
+	ssh_key key = NULL;
+	int rc;
+
+	if (o->identity != NULL) {
+		if (ssh_pki_import_privkey_file(o->identity, NULL, NULL, NULL, &key) != SSH_OK)
+			return gg_fail(cause, GG_EXIT_SSH, "cannot read the private key '%s'",
+				       o->identity);
+		rc = ssh_userauth_publickey(c->session, NULL, key);
+		ssh_key_free(key);
+		if (rc == SSH_AUTH_SUCCESS)
+			return 0;
+		if (rc == SSH_AUTH_ERROR)
+			return gg_fail(cause, GG_EXIT_SSH, "cannot authenticate to '%s': %s",
+				       c->name, ssh_get_error(c->session));
+		return gg_fail(cause, GG_EXIT_SSH,
+			       "'%s' refused the key '%s' for user '%s': check the user name and "
+			       "that the key is authorized", c->name, o->identity, c->user);
+	}
+	rc = ssh_userauth_publickey_auto(c->session, NULL, NULL);
+	if (rc == SSH_AUTH_SUCCESS)
+		return 0;
+	if (rc == SSH_AUTH_ERROR)
+		return gg_fail(cause, GG_EXIT_SSH, "cannot authenticate to '%s': %s", c->name,
+			       ssh_get_error(c->session));
+	return gg_fail(cause, GG_EXIT_SSH,
+		       "'%s' accepted no key for user '%s' (tried the agent and ~/.ssh/id_*): "
+		       "check the user name or give a key with --identity FILE", c->name, c->user);
+}
+
+/* TCP keepalives find a dead peer even while nothing is being sent. */
+static void tune_socket(ssh_session s)
+{
+	int fd = ssh_get_fd(s), on = 1, idle = 30, interval = 10, count = 3;
+
+	if (fd < 0)
+		return;
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval);
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count);
+}
+
+int ssh_conn_open(const struct ssh_options *o, struct ssh_conn **out, char **cause)
+{
+	struct ssh_conn *c = xcalloc(1, sizeof *c);
+	const char *home = getenv("HOME");
+	char *ssh_dir = NULL, *known_hosts = NULL;
+	long timeout = o->connect_timeout > 0 ? o->connect_timeout : 15;
+	int port = o->port > 0 ? o->port : 22, off = 0, on = 1, r;
+
+	*out = NULL;
+	c->user = xstrdup(o->user != NULL ? o->user : (getenv("USER") != NULL ? getenv("USER") : "root"));
+	xasprintf(&c->name, "%s@%s:%d", c->user, o->host, port);
+	if (home != NULL && home[0] != '\0')
+		xasprintf(&ssh_dir, "%s/.ssh", home);
+	else
+		ssh_dir = xstrdup("~/.ssh");
+	if (o->known_hosts != NULL)
+		known_hosts = xstrdup(o->known_hosts);
+	else
+		xasprintf(&known_hosts, "%s/known_hosts", ssh_dir);
+
+	c->session = ssh_new();
+	if (c->session == NULL) {
+		r = gg_fail(cause, GG_EXIT_SSH, "cannot start an SSH session: out of memory");
+		goto out;
+	}
+	/*
+	 * ~/.ssh/config is not read: what the command line says is what happens, the
+	 * same on every machine.
+	 */
+	if (ssh_options_set(c->session, SSH_OPTIONS_PROCESS_CONFIG, &off) != 0 ||
+	    ssh_options_set(c->session, SSH_OPTIONS_HOST, o->host) != 0 ||
+	    ssh_options_set(c->session, SSH_OPTIONS_PORT, &port) != 0 ||
+	    ssh_options_set(c->session, SSH_OPTIONS_USER, c->user) != 0 ||
+	    ssh_options_set(c->session, SSH_OPTIONS_SSH_DIR, ssh_dir) != 0 ||
+	    ssh_options_set(c->session, SSH_OPTIONS_KNOWNHOSTS, known_hosts) != 0 ||
+	    ssh_options_set(c->session, SSH_OPTIONS_TIMEOUT, &timeout) != 0 ||
+	    ssh_options_set(c->session, SSH_OPTIONS_NODELAY, &on) != 0 ||
+	    ssh_options_set(c->session, SSH_OPTIONS_CIPHERS_C_S, CIPHERS) != 0 ||
+	    ssh_options_set(c->session, SSH_OPTIONS_CIPHERS_S_C, CIPHERS) != 0 ||
+	    ssh_options_set(c->session, SSH_OPTIONS_PASSWORD_AUTH, &off) != 0 ||
+	    ssh_options_set(c->session, SSH_OPTIONS_KBDINT_AUTH, &off) != 0 ||
+	    ssh_options_set(c->session, SSH_OPTIONS_GSSAPI_AUTH, &off) != 0) {
+		r = gg_fail(cause, GG_EXIT_SSH, "cannot set SSH options for '%s': %s", c->name,
+			    ssh_get_error(c->session));
+		goto out;
+	}
+	if (ssh_connect(c->session) != SSH_OK) {
+		r = gg_fail(cause, GG_EXIT_SSH, "cannot connect to '%s': %s", c->name,
+			    ssh_get_error(c->session));
+		goto out;
+	}
+	tune_socket(c->session);
+	/* Nothing leaves this machine before the host key is known to be right. */
+	if ((r = check_host_key(c, o, known_hosts, cause)) != 0)
+		goto out;
+	if ((r = authenticate(c, o, cause)) != 0)
+		goto out;
+	c->last_sent = time(NULL);
+	*out = c;
+	c = NULL;
+	r = 0;
+out:
+	ssh_conn_close(c);
+	free(ssh_dir);
+	free(known_hosts);
+	return r;
+}
+
+void ssh_conn_close(struct ssh_conn *c)
+{
+	if (c == NULL)
+		return;
+	if (c->session != NULL) {
+		ssh_disconnect(c->session);
+		ssh_free(c->session);
+	}
+	free(c->name);
+	free(c->user);
+	free(c);
+}
+
+void ssh_conn_keepalive(struct ssh_conn *c)
+{
+	time_t now = time(NULL);
+
+	if (now - c->last_sent < KEEPALIVE_SECONDS)
+		return;
+	ssh_send_ignore(c->session, "");
+	c->last_sent = now;
+}
+
+static int link_error(struct ssh_conn *c, char **cause)
+{
+	return gg_fail(cause, GG_EXIT_SSH, "lost the connection to '%s': %s", c->name,
+		       ssh_get_error(c->session));
+}
+
+int ssh_exec_start(struct ssh_conn *c, const char *command, struct ssh_exec **out,
+		   char **cause)
+{
+	struct ssh_exec *x;
+	ssh_channel ch = ssh_channel_new(c->session);
+
+	*out = NULL;
+	if (ch == NULL)
+		return link_error(c, cause);
+	if (ssh_channel_open_session(ch) != SSH_OK || ssh_channel_request_exec(ch, command) != SSH_OK) {
+		ssh_channel_free(ch);
+		return link_error(c, cause);
+	}
+	x = xcalloc(1, sizeof *x);
+	x->conn = c;
+	x->channel = ch;
+	gg_buf_init(&x->err);
+	c->last_sent = time(NULL);
+	*out = x;
+	return 0;
+}
+
+int ssh_exec_write(struct ssh_exec *x, const void *data, size_t len, char **cause)
+{
+	const char *p = data;
+
+	while (len > 0) {
+		uint32_t n = len > IO_CHUNK ? IO_CHUNK : (uint32_t)len;
+		int w = ssh_channel_write(x->channel, p, n);
+
+		if (w == SSH_ERROR || w == 0)
+			return link_error(x->conn, cause);
+		p += w;
+		len -= (size_t)w;
+	}
+	x->conn->last_sent = time(NULL);
+	return 0;
+}
+
+int ssh_exec_close_stdin(struct ssh_exec *x, char **cause)
+{
+	if (ssh_channel_send_eof(x->channel) != SSH_OK)
+		return link_error(x->conn, cause);
+	return 0;
+}
+
+/* Move whatever stderr libssh holds into x->err, without waiting. */
+static void drain_stderr(struct ssh_exec *x)
+{
+	char buf[4096];
+	int n;
+
+	while ((n = ssh_channel_read_nonblocking(x->channel, buf, sizeof buf, 1)) > 0)
+		if (x->err.len < 64 * 1024)
+			gg_buf_add(&x->err, buf, (size_t)n);
+}
+
+long ssh_exec_read(struct ssh_exec *x, void *buf, size_t size, int timeout_ms, char **cause)
+{
+	int n;
+
+	if (size > IO_CHUNK)
+		size = IO_CHUNK;
+	n = ssh_channel_read_timeout(x->channel, buf, (uint32_t)size, 0, timeout_ms);
+	drain_stderr(x);
+	if (n == SSH_ERROR) {
+		link_error(x->conn, cause);
+		return -2;
+	}
+	if (n > 0)
+		return n;
+	if (ssh_channel_is_eof(x->channel) || ssh_channel_is_closed(x->channel)) {
+		if (!ssh_is_connected(x->conn->session)) {
+			link_error(x->conn, cause);
+			return -2;
+		}
+		return -1;
+	}
+	if (!ssh_is_connected(x->conn->session)) {
+		link_error(x->conn, cause);
+		return -2;
+	}
+	return 0;
+}
+
+int ssh_exec_finish(struct ssh_exec *x, int *status, struct gg_buf *err, char **cause)
+{
+	char buf[IO_CHUNK > 65536 ? 65536 : IO_CHUNK];
+	int r = 0, n;
+
+	*status = -1;
+	/* Read stdout to its end so the exit status can arrive behind it. */
+	while ((n = ssh_channel_read(x->channel, buf, sizeof buf, 0)) > 0)
+		drain_stderr(x);
+	drain_stderr(x);
+	if (n == SSH_ERROR || !ssh_is_connected(x->conn->session))
+		r = link_error(x->conn, cause);
+	else
+		*status = ssh_channel_get_exit_status(x->channel);
+	if (err != NULL)
+		gg_buf_add(err, x->err.data, x->err.len);
+	ssh_exec_abort(x);
+	return r;
+}
+
+void ssh_exec_abort(struct ssh_exec *x)
+{
+	if (x == NULL)
+		return;
+	if (ssh_is_connected(x->conn->session))
+		ssh_channel_close(x->channel);
+	ssh_channel_free(x->channel);
+	gg_buf_release(&x->err);
+	free(x);
+}
+
+int ssh_conn_run(struct ssh_conn *c, const char *command, const void *in, size_t in_len,
+		 struct gg_buf *out, struct gg_buf *err, int *status, char **cause)
+{
+	struct ssh_exec *x = NULL;
+	char *buf = xmalloc(IO_CHUNK);
+	long n;
+	int r;
+
+	*status = -1;
+	if ((r = ssh_exec_start(c, command, &x, cause)) != 0)
+		goto out;
+	if (in != NULL && in_len > 0 && (r = ssh_exec_write(x, in, in_len, cause)) != 0)
+		goto out;
+	if ((r = ssh_exec_close_stdin(x, cause)) != 0)
+		goto out;
+	while ((n = ssh_exec_read(x, buf, IO_CHUNK, 1000, cause)) >= 0) {
+		if (n > 0 && out != NULL && gg_buf_add(out, buf, (size_t)n) != 0) {
+			r = gg_fail(cause, GG_EXIT_ERROR, "out of memory");
+			goto out;
+		}
+		if (n == 0)
+			ssh_conn_keepalive(c);
+	}
+	if (n == -2) {
+		r = GG_EXIT_SSH;
+		goto out;
+	}
+	r = ssh_exec_finish(x, status, err, cause);
+	x = NULL;
+out:
+	ssh_exec_abort(x);
+	free(buf);
+	return r;
+}
+
+/* One forwarded connection of the tunnel. */
+struct forward {
+	int fd;
+	ssh_channel channel;
+};
+
+static void forward_close(struct forward *f)
+{
+	close(f->fd);
+	ssh_channel_close(f->channel);
+	ssh_channel_free(f->channel);
+	f->fd = -1;
+	f->channel = NULL;
+}
+
+int ssh_conn_tunnel(struct ssh_conn *c, int listen_fd, const char *host, int port,
+		    volatile sig_atomic_t *stop, char **cause)
+{
+	struct forward fw[SSH_TUNNEL_MAX];
+	struct pollfd pfd[SSH_TUNNEL_MAX + 1];
+	char *buf = xmalloc(IO_CHUNK);
+	size_t i, count = 0;
+	int r = 0;
+
+	while (!*stop) {
+		pfd[0].fd = listen_fd;
+		pfd[0].events = count < SSH_TUNNEL_MAX ? POLLIN : 0;
+		for (i = 0; i < count; i++) {
+			pfd[i + 1].fd = fw[i].fd;
+			pfd[i + 1].events = POLLIN;
+		}
+		if (poll(pfd, count + 1, 50) < 0 && errno != EINTR) {
+			r = gg_fail_errno(cause, GG_EXIT_ERROR, errno, "cannot wait on the tunnel");
+			break;
+		}
+		if (!ssh_is_connected(c->session)) {
+			r = link_error(c, cause);
+			break;
+		}
+		if (pfd[0].revents & POLLIN) {
+			int fd = accept(listen_fd, NULL, NULL);
+			ssh_channel ch = fd >= 0 ? ssh_channel_new(c->session) : NULL;
+
+			if (ch != NULL && ssh_channel_open_forward(ch, host, port, "127.0.0.1", 0) == SSH_OK) {
+				fw[count].fd = fd;
+				fw[count].channel = ch;
+				count++;
+			} else {
+				fprintf(stderr, "gcloud-gpu: the VM refused a connection to %s:%d: %s\n",
+					host, port, ssh_get_error(c->session));
+				if (ch != NULL)
+					ssh_channel_free(ch);
+				if (fd >= 0)
+					close(fd);
+			}
+		}
+		for (i = 0; i < count; i++) {
+			int n, dead = 0;
+
+			if (pfd[i + 1].revents & (POLLIN | POLLHUP | POLLERR)) {
+				ssize_t got = read(fw[i].fd, buf, IO_CHUNK);
+
+				if (got <= 0 || ssh_channel_write(fw[i].channel, buf, (uint32_t)got) == SSH_ERROR)
+					dead = 1;
+			}
+			while (!dead && (n = ssh_channel_read_nonblocking(fw[i].channel, buf, IO_CHUNK, 0)) > 0)
+				if (write(fw[i].fd, buf, (size_t)n) != n)
+					dead = 1;
+			if (!dead && (ssh_channel_is_eof(fw[i].channel) || ssh_channel_is_closed(fw[i].channel)))
+				dead = 1;
+			if (dead) {
+				forward_close(&fw[i]);
+				fw[i] = fw[--count];
+				i--;
+			}
+		}
+		ssh_conn_keepalive(c);
+	}
+	for (i = 0; i < count; i++)
+		forward_close(&fw[i]);
+	free(buf);
+	return r;
+}

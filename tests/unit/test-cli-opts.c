@@ -1,0 +1,143 @@
+/*
+ * test-cli-opts.c: the CLI's option parser, SSH target parsing and shell quoting.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "buf.h"
+#include "cli.h"
+#include "opts.h"
+#include "ssh.h"
+#include "target.h"
+
+enum { T_FOLLOW = OPT_COMMAND, T_PORT };
+
+static const struct opt_spec table[] = {
+	OPT_TARGET_SPECS,
+	{ "follow", 'f', 0, T_FOLLOW },
+	{ "port", 'p', 1, T_PORT },
+	{ NULL, 0, 0, 0 },
+};
+
+static void test_options(void **state)
+{
+	char *argv[] = { "logs", "-f", "vm1", "--port=80", "-p8080", "--ssh", "me@h", "--", "-x", NULL };
+	struct opt_parser p;
+	const char *arg;
+	char *cause = NULL;
+	int id;
+
+	(void)state;
+	opt_init(&p, 9, argv);
+	assert_int_equal(opt_next(&p, table, &id, &arg, &cause), OPT_OPTION);
+	assert_int_equal(id, T_FOLLOW);
+	assert_int_equal(opt_next(&p, table, &id, &arg, &cause), OPT_ARGUMENT);
+	assert_string_equal(arg, "vm1");
+	assert_int_equal(opt_next(&p, table, &id, &arg, &cause), OPT_OPTION);
+	assert_string_equal(arg, "80");
+	assert_int_equal(opt_next(&p, table, &id, &arg, &cause), OPT_OPTION);
+	assert_string_equal(arg, "8080");
+	assert_int_equal(opt_next(&p, table, &id, &arg, &cause), OPT_OPTION);
+	assert_int_equal(id, OPT_SSH);
+	assert_string_equal(arg, "me@h");
+	assert_int_equal(opt_next(&p, table, &id, &arg, &cause), OPT_ARGUMENT);
+	assert_string_equal(arg, "-x");
+	assert_int_equal(opt_next(&p, table, &id, &arg, &cause), OPT_END);
+	assert_null(cause);
+}
+
+static void test_option_errors(void **state)
+{
+	char *argv1[] = { "push", "--nope", NULL }, *argv2[] = { "push", "--port", NULL };
+	char *argv3[] = { "push", "--follow=1", NULL };
+	struct opt_parser p;
+	const char *arg;
+	char *cause = NULL;
+	int id;
+
+	(void)state;
+	opt_init(&p, 2, argv1);
+	assert_int_equal(opt_next(&p, table, &id, &arg, &cause), OPT_ERROR);
+	assert_string_equal(cause, "unknown option '--nope'");
+	opt_init(&p, 2, argv2);
+	assert_int_equal(opt_next(&p, table, &id, &arg, &cause), OPT_ERROR);
+	assert_string_equal(cause, "option '--port' needs a value");
+	opt_init(&p, 2, argv3);
+	assert_int_equal(opt_next(&p, table, &id, &arg, &cause), OPT_ERROR);
+	assert_string_equal(cause, "option '--follow' takes no value");
+	free(cause);
+}
+
+static void test_ssh_targets(void **state)
+{
+	struct target t;
+	char *cause = NULL;
+
+	(void)state;
+	memset(&t, 0, sizeof t);
+	assert_int_equal(target_parse_ssh("alice@example.com:2222", &t, &cause), 0);
+	assert_string_equal(t.user, "alice");
+	assert_string_equal(t.host, "example.com");
+	assert_int_equal(t.port, 2222);
+	assert_int_equal(target_parse_ssh("10.0.0.5", &t, &cause), 0);
+	assert_null(t.user);
+	assert_int_equal(t.port, 22);
+	assert_int_equal(target_parse_ssh("root@[::1]:22022", &t, &cause), 0);
+	assert_string_equal(t.host, "::1");
+	assert_int_equal(t.port, 22022);
+	assert_int_equal(target_parse_ssh("me@host:0", &t, &cause), GG_EXIT_USAGE);
+	assert_int_equal(target_parse_ssh("me@", &t, &cause), GG_EXIT_USAGE);
+	assert_int_equal(target_parse_ssh("@host", &t, &cause), GG_EXIT_USAGE);
+	assert_int_equal(target_parse_ssh("[::1", &t, &cause), GG_EXIT_USAGE);
+	target_release(&t);
+	free(cause);
+}
+
+static void test_resolve(void **state)
+{
+	struct target_args a = { 0 };
+	struct target t;
+	char *cause = NULL;
+
+	(void)state;
+	assert_int_equal(target_resolve(&a, &t, &cause), GG_EXIT_USAGE);
+	a.ssh = "bob@h:2200";
+	a.identity = "/k";
+	assert_int_equal(target_resolve(&a, &t, &cause), 0);
+	assert_string_equal(t.name, "bob@h:2200");
+	assert_string_equal(t.cli_arg, "--ssh bob@h:2200");
+	assert_string_equal(t.ssh.identity, "/k");
+	assert_int_equal(t.ssh.port, 2200);
+	target_release(&t);
+	a.vm = "my-vm";
+	assert_int_equal(target_resolve(&a, &t, &cause), GG_EXIT_USAGE);
+	free(cause);
+}
+
+static void test_shell_quote(void **state)
+{
+	struct gg_buf b = GG_BUF_INIT;
+
+	(void)state;
+	ssh_shell_quote(&b, "it's a $test");
+	assert_string_equal(b.data, "'it'\\''s a $test'");
+	gg_buf_release(&b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_options),
+		cmocka_unit_test(test_option_errors),
+		cmocka_unit_test(test_ssh_targets),
+		cmocka_unit_test(test_resolve),
+		cmocka_unit_test(test_shell_quote),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
