@@ -95,8 +95,14 @@ vm_state() {
 		"$VM/state.json" "$1" 2>/dev/null
 }
 
+# Is plan $1 (default: whichever) the VM's plan, and done?
 plan_done() {
-	[ "$(vm_state state)" = "done" ]
+	[ "$(vm_state state)" = "done" ] && { [ -z "${1:-}" ] || [ "$(vm_state plan)" = "$1" ]; }
+}
+
+# The plan a push started, from its --json output (its "plan" event); "" if none.
+plan_of() {
+	sed -n 's/.*"type":"plan".*"plan":"\([0-9a-f]*\)".*/\1/p' "$1" 2>/dev/null | tail -n 1
 }
 
 # For every step of release R: after its last "start", exactly one "end".
@@ -170,13 +176,26 @@ run_schedule() {
 	3) sleep "0.$delay"; kill_runner; sleep 0.2; wait_or_interrupt "$push_pid" 0 ;;
 	esac
 	stop_relay
+	# A push cut off before its plan started leaves nothing to reattach to: the user
+	# pushes again (the blobs already sent are not sent twice).
+	release=$(plan_of "$out/push.json")
+	if [ -z "$release" ]; then
+		timeout 60 "$GG_CLI" push "${TARGET[@]}" --payload "$dir/recipe" --json \
+			>"$out/push-again.json" 2>"$out/push-again.err"
+		release=$(plan_of "$out/push-again.json")
+	fi
+	[ -n "$release" ] || { echo "seed $seed: no plan started"; tail -n 3 "$out"/*.err; return 1; }
 	for i in 1 2 3; do
-		plan_done && break
+		plan_done "$release" && break
 		timeout 60 "$GG_CLI" reattach "${TARGET[@]}" --json >"$out/reattach-$i.json" \
 			2>"$out/reattach-$i.err"
 	done
-	plan_done || { echo "seed $seed: the plan is not done after three reattaches"; cat "$VM/state.json"; return 1; }
-	release=$(vm_state plan)
+	if ! plan_done "$release"; then
+		echo "seed $seed: plan $release is not done after three reattaches"
+		cat "$VM/state.json"
+		tail -n 3 "$out"/*.err "$VM/runner.log"
+		return 1
+	fi
 	[ -n "$release" ] &&
 	check_journal "$release" &&
 	check_event_log &&
