@@ -152,7 +152,7 @@ run_schedule() {
 	local seed=$1 kind delay dir out release push_pid i
 	RANDOM=$seed
 	kind=$((RANDOM % 4))
-	delay=$((RANDOM % 12))
+	delay=$((RANDOM % 8))
 	dir=$TEST_DIR/s$seed
 	out=$dir/out
 	mkdir -p "$out"

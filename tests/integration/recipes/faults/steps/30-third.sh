@@ -16,7 +16,7 @@ apply)
 	for i in 1 2 3 4; do
 		echo "$name line $i"
 		echo "progress $((i * 25)) $name part $i" >&3
-		sleep 0.05
+		sleep 0.02
 	done
 	# The end is logged before the marker: a kill between them reruns the step.
 	echo "end $release $name" >>"$journal"
