@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+static char *format_message(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+
 static char *format_message(const char *fmt, va_list ap)
 {
 	char *s = NULL;
@@ -16,8 +18,33 @@ static char *format_message(const char *fmt, va_list ap)
 	return s;
 }
 
+/*
+ * Messages quote untrusted input (a path from a manifest, an event type from a VM)
+ * and end up on a terminal: replace control characters, C0 and DEL and the UTF-8
+ * encoded C1 range (U+0080..U+009F, where U+009B acts as CSI on some terminals),
+ * with '?', so that a cause stays one line and cannot carry an escape sequence.
+ */
+static void make_printable(char *s)
+{
+	unsigned char *p = (unsigned char *)s, *out = p;
+
+	for (; *p != '\0'; p++) {
+		if (*p < 0x20 || *p == 0x7f) {
+			*out++ = '?';
+		} else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+			*out++ = '?';
+			p++;
+		} else {
+			*out++ = *p;
+		}
+	}
+	*out = '\0';
+}
+
 static void replace_cause(char **cause, char *message)
 {
+	if (message != NULL)
+		make_printable(message);
 	if (cause == NULL) {
 		free(message);
 		return;

@@ -4,6 +4,8 @@
  * A function that can fail returns a non-zero code and, when the caller passed a
  * `char **cause`, sets it to one malloc'd line that says what went wrong: lower case,
  * the subject in quotes, no full stop ("cannot open 'x': No such file or directory").
+ * Control characters in the message (from quoted untrusted input) become '?', so a
+ * cause is always one printable line.
  * The caller either adds context and passes it up, or prints it once at the top and
  * frees it.  Nothing below main() prints errors itself.
  */

@@ -40,12 +40,17 @@ static char *normalize(char *path)
 	return path;
 }
 
-/* A symlink target, read from the link's own directory, must stay inside the tree. */
+/*
+ * A symlink target, read from the link's own directory, must stay inside the tree:
+ * its ".." components all come first (they climb real directories, which write-disk
+ * never creates through a symlink) and never above the top.
+ */
 static int symlink_stays_inside(const char *path, const char *target)
 {
 	const char *p, *start;
 	long depth = 0;
 	size_t len;
+	int named = 0;
 
 	if (target[0] == '\0' || target[0] == '/')
 		return 0;
@@ -56,10 +61,16 @@ static int symlink_stays_inside(const char *path, const char *target)
 		p = strchr(start, '/');
 		len = p != NULL ? (size_t)(p - start) : strlen(start);
 		if (len == 2 && start[0] == '.' && start[1] == '.') {
-			if (--depth < 0)
+			/*
+			 * Only leading "..": after a name, ".." climbs from wherever that
+			 * name leads, and a name can be a symlink ("a/s" -> ".." makes
+			 * "a/t" -> "s/../.." leave the tree although it counts as inside).
+			 */
+			if (named || --depth < 0)
 				return 0;
 		} else if (len > 0 && !(len == 1 && start[0] == '.')) {
 			depth++;
+			named = 1;
 		}
 		if (p == NULL)
 			return 1;

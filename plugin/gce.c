@@ -363,6 +363,15 @@ const char *gce_metadata_get(json_t *metadata, const char *key)
 	return NULL;
 }
 
+/* A failure that is retried is no failure: drop its cause, or a success would leak it. */
+static void forget_cause(char **cause)
+{
+	if (cause != NULL) {
+		free(*cause);
+		*cause = NULL;
+	}
+}
+
 static int is_true(const char *v)
 {
 	return v != NULL && strcasecmp(v, "true") == 0;
@@ -460,6 +469,10 @@ int gce_ssh_key_ensure(struct gce *g, json_t *instance, const char *user,
 	int tries, r;
 
 	*added = 0;
+	if (!name_valid(name)) {
+		r = gg_fail(cause, GG_EXIT_API, "the API gave no valid instance name");
+		goto out;
+	}
 	if (sscanf(public_key, "%63s %8191s", type, blob) != 2) {
 		r = gg_fail(cause, GG_EXIT_ERROR, "bad public key: expected 'TYPE BASE64 COMMENT'");
 		goto out;
@@ -504,6 +517,7 @@ int gce_ssh_key_ensure(struct gce *g, json_t *instance, const char *user,
 			goto out;
 		}
 		http_response_release(&rs);
+		forget_cause(cause);
 		json_decref(inst);
 		inst = NULL;
 		if ((r = gce_instance_get(g, name, &inst, cause)) != 0)
@@ -617,8 +631,8 @@ int gce_host_keys_update(struct gce *g, json_t *instance, const char *known_host
 	int tries, r;
 
 	*published = 0;
-	if (id == NULL || !name_valid(id)) {
-		r = gg_fail(cause, GG_EXIT_API, "the API gave no id for '%s'", name);
+	if (!name_valid(name) || !name_valid(id)) {
+		r = gg_fail(cause, GG_EXIT_API, "the API gave no valid name and id for the instance");
 		goto out;
 	}
 	if (!is_true(gce_metadata_get(json_object_get(instance, "metadata"),
@@ -634,9 +648,11 @@ int gce_host_keys_update(struct gce *g, json_t *instance, const char *known_host
 		if (r == 0 || rs.status != 404 || tries >= GUEST_ATTRIBUTE_TRIES)
 			break;
 		http_response_release(&rs);
+		forget_cause(cause);
 		sleep_ms(http_base_delay_ms());
 	}
 	if (r != 0 && rs.status == 404) {
+		forget_cause(cause); /* no guest attributes: not an error */
 		r = 0;
 		goto out;
 	}
@@ -781,6 +797,7 @@ static int choose_gpu(struct gce *g, const char *wanted, char **chosen, char **c
 {
 	struct gg_buf offered = GG_BUF_INIT;
 	json_t *list = NULL, *item;
+	const char *first = NULL;
 	char *path;
 	size_t i;
 	int p, r;
@@ -796,16 +813,18 @@ static int choose_gpu(struct gce *g, const char *wanted, char **chosen, char **c
 
 		if (n == NULL || strstr(n, "vws") != NULL) /* workstation variants need a licence */
 			continue;
+		if (first == NULL)
+			first = n;
 		gg_buf_addf(&offered, "%s%s", offered.len ? ", " : "", n);
-		if (wanted != NULL && strcmp(n, wanted) == 0)
-			*chosen = xstrdup(n);
+		if (wanted != NULL && *chosen == NULL && strcmp(n, wanted) == 0)
+			*chosen = xstrdup(n); /* once: a list may name a type twice */
 	}
 	for (p = 0; wanted == NULL && *chosen == NULL && gpu_preference[p] != NULL; p++)
 		if (strstr(offered.data, gpu_preference[p]) != NULL)
 			*chosen = xstrdup(gpu_preference[p]);
-	if (*chosen == NULL && wanted == NULL && json_array_size(json_object_get(list, "items")))
-		*chosen = xstrdup(json_string_value(json_object_get(
-			json_array_get(json_object_get(list, "items"), 0), "name")));
+	/* Only a named, licence-free type: the first item may be neither. */
+	if (*chosen == NULL && wanted == NULL && first != NULL)
+		*chosen = xstrdup(first);
 	if (*chosen == NULL)
 		r = gg_fail(cause, GG_EXIT_USAGE, "zone '%s' offers %s%s%s: pick one with --gpu, "
 			    "or another zone with --zone", g->zone,

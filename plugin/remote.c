@@ -639,7 +639,15 @@ int remote_follow(struct remote *r, const char *first_args, const char *again,
 			break;
 		} else if (s.ended || (status == 0 && no_wait)) {
 			break;
-		} else if (status != GG_HELPER_DETACHED && status != GG_HELPER_OK && status != GG_HELPER_FAILED) {
+		} else if (status == GG_HELPER_OK || status == GG_HELPER_FAILED) {
+			/*
+			 * The helper says the plan had ended, before --from: an earlier stream
+			 * saw its end event.  Asking again would get the same answer forever.
+			 */
+			s.ended = 1;
+			s.end = status == GG_HELPER_OK ? FOLLOW_DONE : FOLLOW_FAILED;
+			break;
+		} else if (status != GG_HELPER_DETACHED) {
 			rc = helper_failed(r, "the helper", status, err.data, cause);
 			break;
 		}

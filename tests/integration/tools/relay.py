@@ -57,7 +57,12 @@ def main():
         for s in ready:
             if s is listener:
                 client, _ = listener.accept()
-                server = socket.create_connection(("127.0.0.1", target))
+                try:
+                    server = socket.create_connection(("127.0.0.1", target))
+                except OSError:
+                    # The server is down (being restarted): refuse this one, go on.
+                    client.close()
+                    continue
                 pairs[client] = (server, True, next_id)
                 pairs[server] = (client, False, next_id)
                 sent[next_id] = 0
