@@ -78,6 +78,7 @@ bench_wire_last() {
 }
 
 bench_vm_reset() {
+	mkdir -p "$GCLOUD_GPU_REMOTE_ROOT"
 	find "$GCLOUD_GPU_REMOTE_ROOT" -mindepth 1 -maxdepth 1 ! -name bin -exec rm -rf {} +
 	set_boot_id boot-1
 }
