@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A loopback stand-in for the Compute Engine v1 API and Google's OAuth token endpoint.
 
-It answers with the recorded bodies in ../shared/fixtures/gce (--fixtures), changed
+It answers with the recorded bodies in tests/fixtures/gce (--fixtures), changed
 only where a test asks: the test writes a scenario (JSON) to STATE/scenario.json, and
 the server re-reads it on every request; when its content changes, the server's memory
 (instances, operations, consumed failures) starts again from the fixtures.

@@ -9,9 +9,10 @@
 #   fake_requests PATTERN  how many logged requests match the grep pattern
 #   fake_log_reset         forget the request log
 #
-# The server serves the recorded bodies from "$GG_SOURCE_DIR/../shared/fixtures/gce".
+# The server serves the recorded bodies in tests/fixtures/gce (copied from the
+# project's shared fixtures, with their licence, so a clean clone has them).
 
-GG_FIXTURES_GCE="$GG_SOURCE_DIR/../shared/fixtures/gce"
+GG_FIXTURES_GCE="$GG_SOURCE_DIR/tests/fixtures/gce"
 
 fake_api_start() {
 	local _
