@@ -59,6 +59,7 @@ bench_record() {
 # Run CMD under strace (write-type calls only) and count the bytes written to TCP
 # sockets whose peer is the harness sshd: what went over the wire from this side, SSH
 # handshakes included, for every process CMD starts (rsync's ssh too).  In BENCH_WIRE.
+# BENCH_WIRE_PORT counts another port instead (a relay in front of sshd).
 # sshd's own "Transferred:" log line is no help: it is not written when the client
 # sends a disconnect, as OpenSSH's clients do.
 bench_wire() {
@@ -66,7 +67,7 @@ bench_wire() {
 	rm -f "$trace".*
 	strace -f -ff -qq -s 0 -yy -e trace=write,writev,sendto,sendmsg -o "$trace" "$@"
 	rc=$?
-	BENCH_WIRE=$(cat "$trace".* | grep -F -- "->127.0.0.1:$SSHD_PORT]>" |
+	BENCH_WIRE=$(cat "$trace".* | grep -F -- "->127.0.0.1:${BENCH_WIRE_PORT:-$SSHD_PORT}]>" |
 		sed -n 's/.*= \([0-9][0-9]*\)$/\1/p' | awk '{ s += $1 } END { print s + 0 }')
 	rm -f "$trace".*
 	echo "$BENCH_WIRE" >"$TEST_DIR/wire.bytes"
