@@ -100,9 +100,13 @@ static void cache_store(json_t *files, const char *abs, const struct stat *st, c
 {
 	/*
 	 * A file changed within the same clock tick as its hash could change again
-	 * without its mtime moving (git's "racy" case): such entries are not kept.
+	 * without its mtime moving (git's "racy" case): an entry changed less than a
+	 * second before now (far coarser than any file system's mtime tick) is not kept.
 	 */
-	if (st->st_mtim.tv_sec >= time(NULL) - 1) {
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (mtime_ns(st) >= (long long)now.tv_sec * 1000000000LL + now.tv_nsec - 1000000000LL) {
 		json_object_del(files, abs);
 		return;
 	}
