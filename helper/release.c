@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "error.h"
@@ -20,6 +21,9 @@
 
 #define COPY_CHUNK (256 * 1024)
 
+/* How long a layout waits for the clock to pass its last ctime (see release.h). */
+#define MARK_WAIT_MS 2000
+
 char *gg_release_path(const char *root, const char *sha256)
 {
 	char *s = NULL;
@@ -27,6 +31,129 @@ char *gg_release_path(const char *root, const char *sha256)
 	if (asprintf(&s, "%s/%s/%s", root, GG_DIR_RELEASES, sha256) < 0)
 		return NULL;
 	return s;
+}
+
+char *gg_release_mark_path(const char *root, const char *sha256)
+{
+	char *s = NULL;
+
+	if (asprintf(&s, "%s/%s/%s.done", root, GG_DIR_RELEASES, sha256) < 0)
+		return NULL;
+	return s;
+}
+
+/* Feed one lstat of dir/path (or of dir itself for ".") into the fingerprint. */
+static int fingerprint_one(struct gg_sha256 *h, int dir, const char *path,
+			   struct timespec *newest)
+{
+	char line[GG_MANIFEST_MAX_PATH + 256];
+	struct stat st;
+	int n;
+
+	if (fstatat(dir, path, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		return -1;
+	n = snprintf(line, sizeof line, "%zu:%s %ju %o %ju %ju %ju %ju %lld.%09ld %lld.%09ld\n",
+		     strlen(path), path, (uintmax_t)st.st_ino, (unsigned)st.st_mode,
+		     (uintmax_t)st.st_nlink, (uintmax_t)st.st_uid, (uintmax_t)st.st_gid,
+		     (uintmax_t)st.st_size, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec,
+		     (long long)st.st_ctim.tv_sec, st.st_ctim.tv_nsec);
+	if (n < 0 || (size_t)n >= sizeof line)
+		return -1;
+	gg_sha256_update(h, line, (size_t)n);
+	if (st.st_ctim.tv_sec > newest->tv_sec ||
+	    (st.st_ctim.tv_sec == newest->tv_sec && st.st_ctim.tv_nsec > newest->tv_nsec))
+		*newest = st.st_ctim;
+	return 0;
+}
+
+/*
+ * The fingerprint of release dest as m lays it out: the lstat (inode, type and mode,
+ * links, owner, size, mtime, ctime) of the release directory, of every directory
+ * leading to a manifest file and of every manifest file, in manifest order.  Any
+ * write, chmod, link, rename, creation or removal of an entry changes the ctime of
+ * the entry or of the directory holding it, so the fingerprint changes too, without
+ * reading a byte of content.  -1 when an entry is missing or unreadable.  *newest is
+ * the latest ctime seen.
+ */
+static int fingerprint(const char *dest, const struct gg_manifest *m,
+		       char hex[GG_SHA256_HEX_SIZE], struct timespec *newest)
+{
+	char buf[GG_MANIFEST_MAX_PATH + 1], *p;
+	struct gg_sha256 h;
+	int dir, r = -1;
+	size_t i;
+
+	newest->tv_sec = 0;
+	newest->tv_nsec = 0;
+	dir = open(dest, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dir < 0)
+		return -1;
+	gg_sha256_init(&h);
+	if (fingerprint_one(&h, dir, ".", newest) != 0)
+		goto out;
+	for (i = 0; i < m->count; i++) {
+		snprintf(buf, sizeof buf, "%s", m->files[i].path);
+		for (p = strchr(buf, '/'); p != NULL; p = strchr(p + 1, '/')) {
+			*p = '\0';
+			if (fingerprint_one(&h, dir, buf, newest) != 0)
+				goto out;
+			*p = '/';
+		}
+		if (fingerprint_one(&h, dir, buf, newest) != 0)
+			goto out;
+	}
+	gg_sha256_final_hex(&h, hex);
+	r = 0;
+out:
+	close(dir);
+	return r;
+}
+
+/* Whether release sha256 is as its layout left it: its mark matches its fingerprint. */
+static int release_intact(const char *dest, const char *mark, const struct gg_manifest *m)
+{
+	struct gg_buf b = GG_BUF_INIT;
+	char hex[GG_SHA256_HEX_SIZE];
+	struct timespec newest;
+	int ok = 0;
+
+	if (gg_read_file(mark, 2 * GG_SHA256_HEX_SIZE, &b, NULL) == 0 &&
+	    fingerprint(dest, m, hex, &newest) == 0)
+		ok = b.len == GG_SHA256_HEX_SIZE && b.data[GG_SHA256_HEX_SIZE - 1] == '\n' &&
+		     strncmp(b.data, hex, GG_SHA256_HEX_SIZE - 1) == 0;
+	gg_buf_release(&b);
+	return ok;
+}
+
+/*
+ * Write the mark of a release just laid out.  File systems stamp ctimes from a coarse
+ * clock (a tick of a few ms, or a second on some): a step that changed a file within
+ * the tick of its layout would keep its ctime.  So the mark is written only once the
+ * coarse clock has passed the newest ctime in the release; after that every change
+ * gets a later ctime.  When the clock does not move on within MARK_WAIT_MS, no mark is
+ * written and the next apply lays the release out again: slower, never wrong.
+ */
+static int release_mark(const char *dest, const char *mark, const struct gg_manifest *m,
+			char **cause)
+{
+	char hex[GG_SHA256_HEX_SIZE];
+	struct timespec newest, now, nap = { 0, 1000000 };
+	int waited;
+
+	if (fingerprint(dest, m, hex, &newest) != 0)
+		return gg_fail_errno(cause, GG_HELPER_SYSTEM, errno, "cannot stat the release '%s'",
+				     dest);
+	for (waited = 0;; waited++) {
+		clock_gettime(CLOCK_REALTIME_COARSE, &now);
+		if (now.tv_sec > newest.tv_sec ||
+		    (now.tv_sec == newest.tv_sec && now.tv_nsec > newest.tv_nsec))
+			break;
+		if (waited >= MARK_WAIT_MS)
+			return 0;
+		nanosleep(&nap, NULL);
+	}
+	hex[GG_SHA256_HEX_SIZE - 1] = '\n';
+	return gg_write_file_atomic(mark, hex, GG_SHA256_HEX_SIZE, 0600, cause);
 }
 
 /* Create the directories leading to path (relative to dir fd), 0755. */
@@ -118,13 +245,18 @@ out:
 int gg_release_layout(const char *root, const char *sha256, const struct gg_manifest *m,
 		      char **cause)
 {
-	char *dest = gg_release_path(root, sha256), *tmp = NULL;
+	char *dest = gg_release_path(root, sha256), *mark = gg_release_mark_path(root, sha256);
+	char *tmp = NULL, *why = NULL;
 	unsigned char *chunk = malloc(COPY_CHUNK);
 	int dir = -1, r = GG_HELPER_SYSTEM;
 	size_t i;
 
-	if (dest == NULL || chunk == NULL) {
+	if (dest == NULL || mark == NULL || chunk == NULL) {
 		gg_fail(cause, r, "out of memory");
+		goto out;
+	}
+	if (release_intact(dest, mark, m)) {
+		r = 0;
 		goto out;
 	}
 	if ((r = gg_stage_dir(dest, &tmp, cause)) != 0)
@@ -141,11 +273,16 @@ int gg_release_layout(const char *root, const char *sha256, const struct gg_mani
 	dir = -1;
 	r = gg_stage_commit(tmp, dest, cause);
 	tmp = NULL;
+	/* Without its mark the release is only laid out again next time: not a failure. */
+	if (r == 0 && release_mark(dest, mark, m, &why) != 0)
+		fprintf(stderr, "gcloud-gpu-helper: release kept without its mark: %s\n", why);
 out:
 	if (dir >= 0)
 		close(dir);
 	gg_stage_abort(tmp);
+	free(why);
 	free(chunk);
+	free(mark);
 	free(dest);
 	return r;
 }

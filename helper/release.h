@@ -11,6 +11,18 @@
  * The layout is staged next to the release and renamed into place (fsutil.h), so a
  * failed layout (missing blob, bad checksum, disk full) leaves the previous release
  * of that name, and every other release, untouched.
+ *
+ * Reuse: once a release is in place, releases/<sha256>.done (its mark) records the
+ * sha256 of a fingerprint of it: the lstat (inode, mode, links, owner, size, mtime,
+ * ctime) of the release directory, of each directory leading to a manifest file and of
+ * each manifest file.  A later layout of the same manifest whose release still has
+ * that fingerprint keeps it as it is: no copy, no hash, no sync.  Any change a step
+ * made through the file system (write, chmod, a file added or removed anywhere in the
+ * tree) moves a ctime, and a release without a matching mark (a crash before the mark
+ * was written, a step that touched it) is laid out again from the store, from scratch.
+ * What is not caught: content changed behind the file system's back (a disk that
+ * rots, a clock set back and ctimes forged by root); the blobs of a kept release are
+ * not read again either.  See docs/ARCHITECTURE.md, "Releases".
  */
 #ifndef GG_RELEASE_H
 #define GG_RELEASE_H
@@ -20,7 +32,13 @@
 /* malloc'd path of <root>/releases/<sha256>, or NULL on ENOMEM. */
 char *gg_release_path(const char *root, const char *sha256);
 
-/* Lay out the release of manifest m (named sha256); 0, or an exit code with *cause. */
+/* malloc'd path of <root>/releases/<sha256>.done (the mark), or NULL on ENOMEM. */
+char *gg_release_mark_path(const char *root, const char *sha256);
+
+/*
+ * Lay out the release of manifest m (named sha256), or keep the one in place when its
+ * mark matches; 0, or an exit code with *cause.
+ */
 int gg_release_layout(const char *root, const char *sha256, const struct gg_manifest *m,
 		      char **cause);
 

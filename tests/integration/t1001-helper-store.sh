@@ -47,7 +47,42 @@ test_expect_success 'apply lays out the release as copies, not links into the st
 	test_cmp "$HELPER_RECIPE/README" "$rel/README" &&
 	[ "$(stat -c %h "$rel/steps/10-first.sh")" -eq 1 ] &&
 	[ "$(stat -c %a "$rel/steps/10-first.sh")" = 755 ] &&
-	[ "$(stat -c %a "$rel/README")" = 644 ]
+	[ "$(stat -c %a "$rel/README")" = 644 ] &&
+	[ -s "$GCLOUD_GPU_ROOT/releases/$sha.done" ]
+'
+
+# Inode and ctime of the release, a directory in it and two files: any copy moves them.
+rel_stat() {
+	stat -c "%n %i %z" "$rel" "$rel/steps" "$rel/README" "$rel/steps/10-first.sh"
+}
+
+test_expect_success 'a second apply of the same manifest keeps the release: no copy' '
+	rel_stat >"$TEST_DIR/rel.stat" &&
+	cp "$GCLOUD_GPU_ROOT/releases/$sha.done" "$TEST_DIR/mark" &&
+	"$GG_HELPER" apply "$sha" >"$TEST_DIR/apply.out" &&
+	test_grep "\"done\"" "$TEST_DIR/apply.out" &&
+	rel_stat | test_cmp "$TEST_DIR/rel.stat" - &&
+	test_cmp "$TEST_DIR/mark" "$GCLOUD_GPU_ROOT/releases/$sha.done"
+'
+
+test_expect_success 'a release without its mark (a crash mid-layout) is laid out again' '
+	rm "$GCLOUD_GPU_ROOT/releases/$sha.done" &&
+	"$GG_HELPER" apply "$sha" >/dev/null &&
+	! rel_stat | cmp -s "$TEST_DIR/rel.stat" - &&
+	[ -s "$GCLOUD_GPU_ROOT/releases/$sha.done" ] &&
+	test_cmp "$HELPER_RECIPE/README" "$rel/README"
+'
+
+test_expect_success 'a release a step changed (a file written, a file added) is laid out again' '
+	echo "written by a step" >>"$rel/README" &&
+	echo "left by a step" >"$rel/steps/left-over" &&
+	"$GG_HELPER" apply "$sha" >/dev/null &&
+	test_cmp "$HELPER_RECIPE/README" "$rel/README" &&
+	[ ! -e "$rel/steps/left-over" ] &&
+	chmod 600 "$rel/steps/10-first.sh" && chmod 755 "$rel/steps/10-first.sh" &&
+	rel_stat >"$TEST_DIR/rel.stat" &&
+	"$GG_HELPER" apply "$sha" >/dev/null &&
+	! rel_stat | cmp -s "$TEST_DIR/rel.stat" -
 '
 tree_sum "$GCLOUD_GPU_ROOT/releases" >"$TEST_DIR/releases.sum"
 
@@ -104,7 +139,8 @@ test_expect_success 'apply of a manifest whose blob is missing is refused, relea
 	test_expect_code 3 "$GG_HELPER" apply "$sha2" >/dev/null 2>"$TEST_DIR/err" &&
 	one_error_line "$TEST_DIR/err" && test_grep "missing from the store" "$TEST_DIR/err" &&
 	[ ! -e "$GCLOUD_GPU_ROOT/releases/$sha2" ] &&
-	ls "$GCLOUD_GPU_ROOT/releases" >"$TEST_DIR/releases.ls" && [ "$(wc -l <"$TEST_DIR/releases.ls")" -eq 1 ]
+	find "$GCLOUD_GPU_ROOT/releases" -mindepth 1 -maxdepth 1 -type d >"$TEST_DIR/releases.ls" &&
+	[ "$(wc -l <"$TEST_DIR/releases.ls")" -eq 1 ]
 '
 
 test_expect_success 'apply of an unknown manifest is refused' '
@@ -117,6 +153,7 @@ test_expect_success 'a blob damaged in the store is caught by apply and dropped;
 	tree_sum "$GCLOUD_GPU_ROOT/blobs" >"$TEST_DIR/blobs.sum" &&
 	cp "$GCLOUD_GPU_ROOT/blobs/$readme" "$TEST_DIR/readme.good" &&
 	echo "tampered" >>"$GCLOUD_GPU_ROOT/blobs/$readme" &&
+	chmod 644 "$GCLOUD_GPU_ROOT/releases/$sha/README" &&
 	test_expect_code 3 "$GG_HELPER" apply "$sha" >/dev/null 2>"$TEST_DIR/err" &&
 	one_error_line "$TEST_DIR/err" && test_grep "is corrupt" "$TEST_DIR/err" &&
 	[ ! -e "$GCLOUD_GPU_ROOT/blobs/$readme" ] &&
@@ -124,6 +161,14 @@ test_expect_success 'a blob damaged in the store is caught by apply and dropped;
 	"$GG_HELPER" have <"$TEST_DIR/manifest.json" | jq -e ".missing[0].sha256 == \"$readme\"" &&
 	cp "$TEST_DIR/readme.good" "$GCLOUD_GPU_ROOT/blobs/$readme" &&
 	tree_sum "$GCLOUD_GPU_ROOT/blobs" | test_cmp "$TEST_DIR/blobs.sum" -
+'
+
+test_expect_success 'a kept release does not read its blobs again' '
+	"$GG_HELPER" apply "$sha" >/dev/null &&
+	echo "tampered" >>"$GCLOUD_GPU_ROOT/blobs/$readme" &&
+	"$GG_HELPER" apply "$sha" >/dev/null &&
+	test_cmp "$HELPER_RECIPE/README" "$rel/README" &&
+	cp "$TEST_DIR/readme.good" "$GCLOUD_GPU_ROOT/blobs/$readme"
 '
 
 # A small file system of our own: full, then read-only.
