@@ -96,10 +96,14 @@ static const char *last_segment(const char *link)
 	return slash != NULL ? slash + 1 : link;
 }
 
-/* Names go into URL paths: accept what Compute Engine accepts, nothing that escapes. */
+/*
+ * Names go into URL paths: accept what Compute Engine accepts, nothing that escapes.
+ * The first character must be a letter or digit, so "." and ".." (a zone link ending
+ * in "/..", found by fuzz_gce) never become a path segment.
+ */
 static int name_valid(const char *s)
 {
-	if (s == NULL || s[0] == '\0' || strlen(s) > 63)
+	if (s == NULL || !isalnum((unsigned char)s[0]) || strlen(s) > 63)
 		return 0;
 	for (; *s != '\0'; s++)
 		if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_' && *s != '.' && *s != ':')
