@@ -24,6 +24,15 @@ char *gg_path_join(const char *a, const char *b)
 	return s;
 }
 
+char *gg_root_path(const char *root, const char *dir, const char *name, const char *suffix)
+{
+	char *s = NULL;
+
+	if (asprintf(&s, "%s/%s/%s%s", root, dir, name, suffix) < 0)
+		return NULL;
+	return s;
+}
+
 int gg_write_all(int fd, const void *data, size_t len)
 {
 	const char *p = data;

@@ -24,6 +24,9 @@ int gg_root_prepare(const char *root, char **cause);
 /* "<a>/<b>" into a new malloc'd string, or NULL on ENOMEM. */
 char *gg_path_join(const char *a, const char *b);
 
+/* "<root>/<dir>/<name><suffix>" (a blob, a partial, a release...), or NULL on ENOMEM. */
+char *gg_root_path(const char *root, const char *dir, const char *name, const char *suffix);
+
 /* write(2) all of data, retrying on EINTR and short writes; -1 with errno set. */
 int gg_write_all(int fd, const void *data, size_t len);
 

@@ -26,20 +26,12 @@
 
 char *gg_release_path(const char *root, const char *sha256)
 {
-	char *s = NULL;
-
-	if (asprintf(&s, "%s/%s/%s", root, GG_DIR_RELEASES, sha256) < 0)
-		return NULL;
-	return s;
+	return gg_root_path(root, GG_DIR_RELEASES, sha256, "");
 }
 
 char *gg_release_mark_path(const char *root, const char *sha256)
 {
-	char *s = NULL;
-
-	if (asprintf(&s, "%s/%s/%s.done", root, GG_DIR_RELEASES, sha256) < 0)
-		return NULL;
-	return s;
+	return gg_root_path(root, GG_DIR_RELEASES, sha256, ".done");
 }
 
 /* Feed one lstat of dir/path (or of dir itself for ".") into the fingerprint. */

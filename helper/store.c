@@ -30,20 +30,12 @@
 
 char *gg_store_blob_path(const char *root, const char *sha256)
 {
-	char *s = NULL;
-
-	if (asprintf(&s, "%s/%s/%s", root, GG_DIR_BLOBS, sha256) < 0)
-		return NULL;
-	return s;
+	return gg_root_path(root, GG_DIR_BLOBS, sha256, "");
 }
 
 char *gg_store_partial_path(const char *root, const char *sha256)
 {
-	char *s = NULL;
-
-	if (asprintf(&s, "%s/%s/%s.partial", root, GG_DIR_BLOBS, sha256) < 0)
-		return NULL;
-	return s;
+	return gg_root_path(root, GG_DIR_BLOBS, sha256, ".partial");
 }
 
 /* Hash the first `len` bytes of fd from its start (a partial file being continued). */
