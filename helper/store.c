@@ -20,8 +20,14 @@
 #include "error.h"
 #include "fsutil.h"
 #include "hash.h"
+#include "prefetch.h"
 
-#define RECV_BLOCK_SIZE (1024 * 1024)
+/*
+ * A blob's written data is handed to the disk every this many bytes, so that the
+ * fsync at its end (before it may be renamed into the store) waits for the last
+ * stretch only, not for the whole blob while the upload stands still.
+ */
+#define WRITEBACK_STRIDE (8 * 1024 * 1024)
 /*
  * How long recv waits for another upload of the same blob to let go of its partial:
  * the recv of a link that just dropped is still writing and syncing what it got.
@@ -212,6 +218,7 @@ static int parse_entry_name(const char *name, char sha[GG_SHA256_HEX_SIZE], uint
 struct recv_state {
 	const char *root;
 	struct archive *archive;
+	struct gg_prefetch *prefetch;
 	json_t *stored;
 	uint64_t bytes;
 };
@@ -243,6 +250,7 @@ static int recv_blob(struct recv_state *rs, struct archive_entry *entry, char **
 	const void *data;
 	size_t len;
 	la_int64_t at;
+	off_t flushed;
 	int fd = -1, resumed, r = GG_HELPER_REFUSED, ar;
 
 	if (name == NULL || parse_entry_name(name, sha, &offset, &resumed) != 0)
@@ -310,6 +318,7 @@ static int recv_blob(struct recv_state *rs, struct archive_entry *entry, char **
 		gg_fail_errno(cause, r, errno, "cannot seek '%s'", partial);
 		goto out;
 	}
+	flushed = (off_t)offset;
 	for (;;) {
 		ar = archive_read_data_block(rs->archive, &data, &len, &at);
 		if (ar == ARCHIVE_EOF)
@@ -339,6 +348,12 @@ static int recv_blob(struct recv_state *rs, struct archive_entry *entry, char **
 		}
 		written += len;
 		rs->bytes += len;
+		if ((off_t)(offset + written) - flushed >= WRITEBACK_STRIDE) {
+			/* Only starts the write-out; an error here shows up at the fsync. */
+			(void)sync_file_range(fd, flushed, (off_t)(offset + written) - flushed,
+					      SYNC_FILE_RANGE_WRITE);
+			flushed = (off_t)(offset + written);
+		}
 	}
 	gg_sha256_final_hex(&h, got);
 	if (written != size || strcmp(got, sha) != 0) {
@@ -372,9 +387,20 @@ out:
 	return r;
 }
 
+/* libarchive's read callback: the next buffer the prefetch thread read from stdin. */
+static la_ssize_t recv_read(struct archive *a, void *ctx, const void **data)
+{
+	struct recv_state *rs = ctx;
+	ssize_t n = gg_prefetch_next(rs->prefetch, data);
+
+	if (n < 0)
+		archive_set_error(a, errno, "cannot read the upload: %s", strerror(errno));
+	return n;
+}
+
 int gg_store_recv(const char *root, int fd, json_t **result, char **cause)
 {
-	struct recv_state rs = { root, NULL, NULL, 0 };
+	struct recv_state rs = { root, NULL, NULL, NULL, 0 };
 	struct archive_entry *entry;
 	char *dir = NULL;
 	int r, ar;
@@ -393,7 +419,10 @@ int gg_store_recv(const char *root, int fd, json_t **result, char **cause)
 	/* Only tar and zstd: the rest of libarchive stays out of the static binary. */
 	archive_read_support_format_tar(rs.archive);
 	archive_read_support_filter_zstd(rs.archive);
-	if (archive_read_open_fd(rs.archive, fd, RECV_BLOCK_SIZE) != ARCHIVE_OK) {
+	if ((r = gg_prefetch_start(fd, &rs.prefetch, cause)) != 0)
+		goto out;
+	r = GG_HELPER_SYSTEM;
+	if (archive_read_open(rs.archive, &rs, NULL, recv_read, NULL) != ARCHIVE_OK) {
 		r = gg_fail(cause, GG_HELPER_REFUSED, "cannot read the upload: %s",
 			    archive_error_string(rs.archive));
 		goto out;
@@ -417,6 +446,7 @@ int gg_store_recv(const char *root, int fd, json_t **result, char **cause)
 out:
 	if (rs.archive != NULL)
 		archive_read_free(rs.archive);
+	gg_prefetch_stop(rs.prefetch);
 	json_decref(rs.stored);
 	free(dir);
 	return r;

@@ -10,10 +10,12 @@
  * ~/.cache/...); losing it only costs time.
  *
  * The stream is what the helper's `recv` reads (docs/ARCHITECTURE.md, the wire): a
- * tar archive, zstd-compressed by libarchive, of regular files named `<sha256>` (a
- * whole blob) or `<sha256>.<offset>` (the rest of a blob from that offset, to resume an
- * upload that was cut).  It is written in large blocks straight to a callback (the SSH
- * channel), so memory stays bounded whatever the payload's size.
+ * tar archive of regular files named `<sha256>` (a whole blob) or `<sha256>.<offset>`
+ * (the rest of a blob from that offset, to resume an upload that was cut), compressed
+ * by libarchive with zstd unless a sample of the blobs shows that zstd would not make
+ * it a tenth smaller (already-compressed .deb files and wheels).  It is written in
+ * large blocks straight to a callback (the SSH channel), so memory stays bounded
+ * whatever the payload's size.
  */
 #ifndef GG_PACK_H
 #define GG_PACK_H
@@ -50,8 +52,8 @@ typedef int (*pack_write_fn)(void *ctx, const void *data, size_t len, char **cau
 typedef void (*pack_progress_fn)(void *ctx, uint64_t done, uint64_t total);
 
 /*
- * Stream the blobs (each looked up in m by sha256; its file read from dir) as tar+zstd
- * through write.  progress may be NULL.  0, or an exit code with *cause set: the
+ * Stream the blobs (each looked up in m by sha256; its file read from dir) as tar,
+ * zstd-compressed when that pays, through write.  progress may be NULL.  0, or an exit code with *cause set: the
  * write callback's, or GG_EXIT_ERROR when a file cannot be read or changed since the
  * manifest was made.
  */

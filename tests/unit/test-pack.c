@@ -253,7 +253,8 @@ static void test_stream_entry_names(void **state)
 	archive_read_support_format_tar(a);
 	archive_read_support_filter_zstd(a);
 	assert_int_equal(archive_read_open_memory(a, out.data, out.len), ARCHIVE_OK);
-	assert_int_equal(archive_filter_code(a, 0), ARCHIVE_FILTER_ZSTD);
+	/* Ten and six bytes: zstd would make them bigger, so the tar goes as it is. */
+	assert_int_equal(archive_filter_code(a, 0), ARCHIVE_FILTER_NONE);
 
 	/* A whole blob: named by its sha256, all of it. */
 	assert_int_equal(archive_read_next_header(a, &e), ARCHIVE_OK);
@@ -292,12 +293,84 @@ static void test_stream_entry_names(void **state)
 	gg_manifest_release(&m);
 }
 
+/* The filter the stream of the given files' blobs went out with. */
+static int stream_filter(struct fixture *f, size_t count)
+{
+	struct gg_manifest m = GG_MANIFEST_INIT;
+	struct pack_stats stats;
+	struct pack_blob blobs[4];
+	struct gg_buf out = GG_BUF_INIT;
+	struct archive *a;
+	struct archive_entry *e;
+	char *cause = NULL;
+	size_t i;
+	int code;
+
+	assert_int_equal(pack_manifest(f->payload, &m, &stats, &cause), 0);
+	assert_true(m.count == count && count <= 4);
+	memset(blobs, 0, sizeof blobs);
+	for (i = 0; i < count; i++) {
+		memcpy(blobs[i].sha256, m.files[i].sha256, GG_SHA256_HEX_SIZE);
+		blobs[i].size = m.files[i].size;
+	}
+	assert_int_equal(pack_stream(f->payload, &m, blobs, count, to_buf, NULL, &out, &cause), 0);
+	a = archive_read_new();
+	archive_read_support_format_tar(a);
+	archive_read_support_filter_zstd(a);
+	assert_int_equal(archive_read_open_memory(a, out.data, out.len), ARCHIVE_OK);
+	for (i = 0; i < count; i++) {
+		assert_int_equal(archive_read_next_header(a, &e), ARCHIVE_OK);
+		assert_int_equal(archive_read_data_skip(a), ARCHIVE_OK);
+	}
+	assert_int_equal(archive_read_next_header(a, &e), ARCHIVE_EOF);
+	code = archive_filter_code(a, 0);
+	archive_read_free(a);
+	gg_buf_release(&out);
+	gg_manifest_release(&m);
+	return code;
+}
+
+/* A text of n bytes: compressible (lines of a script) or not (random bytes). */
+static char *make_text(size_t n, int compressible)
+{
+	char *t = malloc(n + 1);
+	size_t i;
+
+	assert_non_null(t);
+	srand(7);
+	for (i = 0; i < n; i++)
+		t[i] = compressible ? "apt-get install -y cuda\n"[i % 24] : (char)(1 + rand() % 255);
+	t[n] = '\0';
+	return t;
+}
+
+/* zstd only when it pays: judged by the bytes to send, not by how many files. */
+static void test_stream_compression(void **state)
+{
+	struct fixture *f = *state;
+	char *text = make_text(512 * 1024, 1), *noise = make_text(512 * 1024, 0);
+
+	put_file(f, "10-a.sh", text, 0755, 3600);
+	assert_int_equal(stream_filter(f, 1), ARCHIVE_FILTER_ZSTD);
+
+	/* Mostly incompressible bytes (.deb files beside a 4 KiB script): a plain tar. */
+	text[4096] = '\0';
+	put_file(f, "10-a.sh", text, 0755, 3600);
+	put_file(f, "a.deb", noise, 0644, 3600);
+	put_file(f, "b.deb", noise + 1, 0644, 3600);
+	put_file(f, "c.deb", noise + 2, 0644, 3600);
+	assert_int_equal(stream_filter(f, 4), ARCHIVE_FILTER_NONE);
+	free(text);
+	free(noise);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_manifest_from_directory, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hash_cache, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stream_entry_names, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stream_compression, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
