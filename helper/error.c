@@ -3,6 +3,7 @@
  */
 #include "error.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,7 +76,11 @@ int gg_fail_errno(char **cause, int code, int errnum, const char *fmt, ...)
 	va_start(ap, fmt);
 	head = format_message(fmt, ap);
 	va_end(ap);
-	if (head != NULL && asprintf(&message, "%s: %s", head, strerror(errnum)) < 0)
+	/* A full disk is the one system error a user can act on: say what to do. */
+	if (head != NULL && asprintf(&message, "%s: %s%s", head, strerror(errnum),
+				     errnum == ENOSPC || errnum == EDQUOT ?
+				     " (the disk is full: free some space there and try again)" :
+				     "") < 0)
 		message = NULL;
 	free(head);
 	replace_cause(cause, message);

@@ -21,7 +21,11 @@
 int gg_fail(char **cause, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* As gg_fail, with ": strerror(errnum)" appended. */
+/*
+ * As gg_fail, with ": strerror(errnum)" appended; for ENOSPC and EDQUOT also what to
+ * do ("free some space there and try again"), since a full disk is a cause the user
+ * can remove.
+ */
 int gg_fail_errno(char **cause, int code, int errnum, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 

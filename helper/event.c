@@ -5,9 +5,9 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 #include <time.h>
 
+#include "clock.h"
 #include "error.h"
 
 static const char *const type_names[GG_EVENT_TYPE_COUNT] = {
@@ -43,16 +43,16 @@ int gg_event_type_from_name(const char *name)
 
 json_t *gg_event_new(long long seq, enum gg_event_type type)
 {
-	struct timeval tv;
+	struct timespec now;
 	struct tm tm;
 	char stamp[48];
 	json_t *obj;
 	size_t n;
 
-	gettimeofday(&tv, NULL);
-	gmtime_r(&tv.tv_sec, &tm);
+	gg_clock_wall(&now);
+	gmtime_r(&now.tv_sec, &tm);
 	n = strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(stamp + n, sizeof stamp - n, ".%03uZ", (unsigned)(tv.tv_usec / 1000) % 1000u);
+	snprintf(stamp + n, sizeof stamp - n, ".%03uZ", (unsigned)(now.tv_nsec / 1000000) % 1000u);
 	obj = json_object();
 	if (obj == NULL)
 		return NULL;

@@ -110,6 +110,7 @@ int gg_follow(struct helper_context *ctx, long long from, int no_wait, FILE *out
 	struct timespec pause = { 0, POLL_MS * 1000 * 1000 };
 	json_t *state = NULL;
 	const char *s;
+	unsigned long long free_bytes = 0;
 	int fd = -1, r, idle_ms = 0, last_pass = 0;
 
 	if ((r = send_hello(&f, cause)) != 0)
@@ -147,8 +148,11 @@ int gg_follow(struct helper_context *ctx, long long from, int no_wait, FILE *out
 				last_pass = -1;
 			else if (strcmp(s, "failed") == 0)
 				last_pass = GG_HELPER_FAILED;
-			else if (strcmp(s, "rebooting") == 0 || idle_ms >= GG_FOLLOW_GRACE_MS)
+			else if (strcmp(s, "rebooting") == 0)
 				last_pass = GG_HELPER_DETACHED;
+			else if (idle_ms >= GG_FOLLOW_GRACE_MS)
+				last_pass = gg_disk_full(ctx->root, &free_bytes) ? GG_HELPER_SYSTEM
+										 : GG_HELPER_DETACHED;
 			idle_ms += POLL_MS;
 			if (last_pass != 0)
 				continue;
@@ -158,6 +162,10 @@ int gg_follow(struct helper_context *ctx, long long from, int no_wait, FILE *out
 out:
 	if (r == -1)
 		r = GG_HELPER_OK;
+	if (r == GG_HELPER_SYSTEM && last_pass == GG_HELPER_SYSTEM &&
+	    (cause == NULL || *cause == NULL))
+		gg_fail(cause, r, "the plan stopped: the VM's disk is full (%llu KiB free in '%s'): "
+			"free some space there, then reattach", free_bytes / 1024, ctx->root);
 	if (r == GG_HELPER_DETACHED && (cause == NULL || *cause == NULL)) {
 		s = json_string_value(json_object_get(state, "state"));
 		gg_fail(cause, r, s != NULL && strcmp(s, "rebooting") == 0 ?

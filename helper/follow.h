@@ -14,6 +14,11 @@
  *                       a grace period for a runner being started; at once when it
  *                       is rebooting), or the client went away; or, with no_wait,
  *                       the log's end was reached
+ *   GG_HELPER_SYSTEM    no runner while the plan is unfinished, after the grace, and
+ *                       the state root's disk is full (gg_disk_full): the runner
+ *                       stopped because it could not record its events, and starting
+ *                       another would only stop again; *cause says to free space and
+ *                       reattach (the client must not just ask again, as on DETACHED)
  */
 #ifndef GG_FOLLOW_H
 #define GG_FOLLOW_H

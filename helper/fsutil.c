@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "error.h"
@@ -283,6 +284,19 @@ int gg_stage_commit(char *tmp, const char *dest, char **cause)
 fail:
 	gg_stage_abort(tmp);
 	return r;
+}
+
+int gg_disk_full(const char *path, unsigned long long *free_bytes)
+{
+	struct statvfs sv;
+	unsigned long long space;
+
+	if (statvfs(path, &sv) != 0)
+		return 0;
+	space = (unsigned long long)sv.f_bfree * sv.f_frsize;
+	if (free_bytes != NULL)
+		*free_bytes = space;
+	return space < GG_DISK_FULL_BYTES;
 }
 
 void gg_read_boot_id(const char *file, char out[64])

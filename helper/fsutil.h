@@ -63,6 +63,16 @@ int gg_stage_dir(const char *dest, char **tmp, char **cause);
 int gg_stage_commit(char *tmp, const char *dest, char **cause);
 void gg_stage_abort(char *tmp);
 
+/*
+ * Whether the file system holding path (the state root) is full for the helper: it
+ * runs as root, so what counts is the space root may still use (f_bfree, reserved
+ * blocks included), and full means below GG_DISK_FULL_BYTES, too little for the
+ * runner's next events and state.  *free_bytes (may be NULL) gets that space.  0
+ * when it cannot be measured.
+ */
+#define GG_DISK_FULL_BYTES (1024 * 1024)
+int gg_disk_full(const char *path, unsigned long long *free_bytes);
+
 /* The boot id (first line of file, trimmed) into out; "unknown" if unreadable. */
 void gg_read_boot_id(const char *file, char out[64]);
 

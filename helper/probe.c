@@ -24,6 +24,7 @@
 #include "buf.h"
 #include "error.h"
 #include "nvsmi.h"
+#include "os-release.h"
 #include "protocol.h"
 
 #define NVIDIA_VENDOR 0x10de
@@ -190,6 +191,7 @@ static int add_os_field(json_t *obj, const char *text, const char *key, const ch
 	size_t klen = strlen(key);
 	const char *line = text;
 	char *value = NULL, *eol_copy;
+	json_t *json;
 	int r;
 
 	while (line != NULL && *line != '\0') {
@@ -208,9 +210,23 @@ static int add_os_field(json_t *obj, const char *text, const char *key, const ch
 		if (line != NULL)
 			line++;
 	}
-	r = json_object_set_new(obj, name, value != NULL ? json_string(value) : json_null());
+	/*
+	 * json_string() refuses a value that is not UTF-8: that fact is unreadable and
+	 * reported as null, not as a failed probe (fuzz_osrelease, regress-invalid-utf8).
+	 */
+	json = value != NULL ? json_string(value) : NULL;
+	r = json_object_set_new(obj, name, json != NULL ? json : json_null());
 	free(value);
 	return r;
+}
+
+int gg_os_release_fields(json_t *obj, const char *text)
+{
+	if (add_os_field(obj, text, "ID", "id") != 0 ||
+	    add_os_field(obj, text, "VERSION_ID", "version_id") != 0 ||
+	    add_os_field(obj, text, "PRETTY_NAME", "pretty_name") != 0)
+		return -1;
+	return 0;
 }
 
 static json_t *probe_os(const struct gg_probe_options *o)
@@ -232,9 +248,7 @@ static json_t *probe_os(const struct gg_probe_options *o)
 			goto fail;
 		return obj;
 	}
-	if (add_os_field(obj, text, "ID", "id") != 0 ||
-	    add_os_field(obj, text, "VERSION_ID", "version_id") != 0 ||
-	    add_os_field(obj, text, "PRETTY_NAME", "pretty_name") != 0)
+	if (gg_os_release_fields(obj, text) != 0)
 		goto fail;
 	free(text);
 	return obj;

@@ -117,6 +117,13 @@ test_expect_success 'without a GPU or nvidia-smi it still answers, and says why'
 	expect "$TEST_DIR/cpu.json" driver_flavour.from none
 '
 
+test_expect_success 'an os-release value that is not UTF-8 is null, the probe still answers' '
+	printf "ID=debian\nPRETTY_NAME=\"bad \377\376\"\n" >"$TEST_DIR/cpu/etc/os-release" &&
+	probe "$TEST_DIR/cpu" "$TEST_DIR/empty-bin" >"$TEST_DIR/cpu-utf8.json" &&
+	expect "$TEST_DIR/cpu-utf8.json" os.id debian &&
+	expect "$TEST_DIR/cpu-utf8.json" os.pretty_name null
+'
+
 test_expect_success 'a failing nvidia-smi is reported with its exit code and message' '
 	mkdir -p "$TEST_DIR/fail-bin" &&
 	printf "%s\n" "#!/bin/sh" "echo No devices were found" "exit 6" >"$TEST_DIR/fail-bin/nvidia-smi" &&

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2317 # run_schedule is called from test bodies
 # Fault injection: seeded random schedules of faults over a real push, each followed
 # by `reattach` until the plan is done, and then the end state is checked.
 #
@@ -19,133 +20,16 @@
 # A failed schedule prints its seed; replay it alone with
 #   GG_FAULT_SEEDS="S" tests/integration/t9001-faults-schedules.sh
 # GG_FAULT_SCHEDULES (default 50; 10 under the sanitizers) and GG_FAULT_SEED (the
-# first seed, default 1) choose the run.  Not covered here: the disk filling up (needs
-# a mount) and the clock jumping (needs the system clock); see docs/SECURITY.md.
+# first seed, default 1) choose the run.  The end-state checks are lib-faults.sh's.
+# The disk filling up and the clock jumping have their own schedules, on a VM root
+# of its own small mount: t9002-faults-disk-clock.sh.
 . "$(dirname "$0")/lib-cli.sh"
+. "$(dirname "$0")/lib-faults.sh"
 
 cli_setup || exit 1
 require_helper have recv apply follow resume status
 
-FAULT_RECIPE=$GG_SOURCE_DIR/tests/integration/recipes/faults
-VM=$TEST_DIR/vm
-JOURNAL=$TEST_DIR/fault-journal
-PIDS=$TEST_DIR/fault-pids
-
-if [ "${GG_SANITIZE:-0}" = 1 ]; then
-	default_schedules=10
-else
-	default_schedules=50
-fi
-schedules=${GG_FAULT_SCHEDULES:-$default_schedules}
-first_seed=${GG_FAULT_SEED:-1}
-seeds=${GG_FAULT_SEEDS:-$(seq "$first_seed" "$((first_seed + schedules - 1))")}
-
-# A relay in front of sshd for this schedule; $RELAY_TARGET reaches sshd through it.
-start_relay() {
-	rm -f "$TEST_DIR/relay.port"
-	python3 "$RELAY" "$TEST_DIR/relay.port" "$SSHD_PORT" "$@" &
-	RELAY_PID=$!
-	test_track_pid "$RELAY_PID"
-	for _ in $(seq 50); do [ -s "$TEST_DIR/relay.port" ] && break; sleep 0.1; done
-	RELAY_PORT=$(cat "$TEST_DIR/relay.port")
-	printf "[127.0.0.1]:%s %s\n" "$RELAY_PORT" "$(cut -d" " -f1-2 "$SSHD_DIR/host_ed25519.pub")" \
-		>"$TEST_DIR/relay_known_hosts"
-	RELAY_TARGET=(--ssh "$SSHD_USER@127.0.0.1:$RELAY_PORT" -i "$SSHD_CLIENT_KEY"
-		--known-hosts "$TEST_DIR/relay_known_hosts" --connect-timeout 5)
-}
-
-stop_relay() {
-	test_stop_pid "$RELAY_PID"
-	wait "$RELAY_PID" 2>/dev/null
-	return 0
-}
-
-# Is PID a process of this test's VM (its environment names our root)?  Only those
-# are ever killed here.
-is_ours() {
-	[ -n "$1" ] && tr '\0' '\n' 2>/dev/null <"/proc/$1/environ" | grep -qx "GCLOUD_GPU_ROOT=$VM"
-}
-
-# Kill the runner and the step it runs (their PIDs as the step wrote them).
-kill_runner() {
-	local runner step
-	[ -s "$PIDS" ] || return 0
-	read -r runner step <"$PIDS"
-	is_ours "$runner" && kill -KILL "$runner" 2>/dev/null
-	is_ours "$step" && kill -KILL "$step" 2>/dev/null
-	return 0
-}
-
-# Wait for background PID up to $2 seconds; then interrupt it as ^C would.
-wait_or_interrupt() {
-	local pid=$1 i
-	for i in $(seq "$(($2 * 10))"); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -INT "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
-	return 0
-}
-
-# A field of the helper's state.json on the "VM" (a local file here: faster than
-# asking `gcloud-gpu status` over SSH between every reattach).
-vm_state() {
-	python3 -c 'import json, sys; print(json.load(open(sys.argv[1])).get(sys.argv[2], ""))' \
-		"$VM/state.json" "$1" 2>/dev/null
-}
-
-# Is plan $1 (default: whichever) the VM's plan, and done?
-plan_done() {
-	[ "$(vm_state state)" = "done" ] && { [ -z "${1:-}" ] || [ "$(vm_state plan)" = "$1" ]; }
-}
-
-# The plan a push started, from its --json output (its "plan" event); "" if none.
-plan_of() {
-	sed -n 's/.*"type":"plan".*"plan":"\([0-9a-f]*\)".*/\1/p' "$1" 2>/dev/null | tail -n 1
-}
-
-# For every step of release R: after its last "start", exactly one "end".
-check_journal() {
-	local release=$1
-	awk -v r="$release" '
-		$2 == r && $1 == "start" { started[$3] = 1; ends[$3] = 0 }
-		$2 == r && $1 == "end"   { ends[$3]++ }
-		END {
-			n = 0
-			for (s in started) {
-				n++
-				if (ends[s] != 1) { print "step " s ": " ends[s] " ends after its last start"; bad = 1 }
-			}
-			if (n == 0) { print "no step of " r " ran"; bad = 1 }
-			exit bad
-		}' "$JOURNAL"
-}
-
-# The VM's event log: seq 1..N, each once, in order.
-check_event_log() {
-	sed -n 's/^{"seq":\([0-9]*\),.*/\1/p' "$VM/events.jsonl" >"$TEST_DIR/log.seqs"
-	if ! seq 1 "$(wc -l <"$TEST_DIR/log.seqs")" | cmp -s - "$TEST_DIR/log.seqs"; then
-		echo "event log seqs are not 1..N:"
-		uniq -c "$TEST_DIR/log.seqs" | awk '$1 > 1' | head
-		return 1
-	fi
-}
-
-# No stream the CLI printed shows a logged event twice.
-check_streams() {
-	event_seqs "$@" | sort -n | uniq -d >"$TEST_DIR/dup.seqs"
-	[ ! -s "$TEST_DIR/dup.seqs" ] || { echo "events shown twice: $(tr '\n' ' ' <"$TEST_DIR/dup.seqs")"; return 1; }
-}
-
-check_blobs() {
-	local f name
-	for f in "$VM"/blobs/*; do
-		name=${f##*/}
-		case $name in *.partial|*.tmp) continue ;; esac
-		[ "$(sha256sum <"$f" | cut -d" " -f1)" = "$name" ] || { echo "blob $name fails its sha256"; return 1; }
-	done
-}
+seeds=$(fault_seeds 50 10)
 
 # run_schedule SEED: one push with one fault, reattach until done, the end state.
 run_schedule() {
