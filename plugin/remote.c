@@ -388,7 +388,7 @@ int remote_reconnect(struct remote *r, double deadline, char **cause)
 static int connect_wait(struct remote *r, double deadline, int lost, char **cause)
 {
 	long delay = 500;
-	int rc, noted = 0;
+	int rc, noted = 0, explained = 0;
 
 	ssh_conn_close(r->conn);
 	r->conn = NULL;
@@ -414,9 +414,10 @@ static int connect_wait(struct remote *r, double deadline, int lost, char **caus
 			free(why);
 			return rc;
 		}
-		if (!noted)
+		/* Say once why it does not connect: a wait with no reason looks like a hang. */
+		if (!explained)
 			ui_note(r->ui, "waiting for %s to come back (%s)...", r->target->name, why);
-		noted = 1;
+		noted = explained = 1;
 		free(why);
 		nap(delay);
 		delay = delay * 2 > 15000 ? 15000 : delay * 2;
