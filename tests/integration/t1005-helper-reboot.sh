@@ -53,7 +53,7 @@ chmod +x "$RECIPE"/steps/*.sh
 
 fresh() {
 	rm -rf "$TEST_DIR/root" "$TEST_DIR"/*.done "$TEST_DIR/driver.installed-on" \
-		"$TEST_DIR/trace" "$TEST_DIR/reboots" "$TEST_DIR/runner.pid" "$UNITS"/*
+		"$TEST_DIR/trace" "$TEST_DIR/reboots" "$TEST_DIR/runner.pid" "${UNITS:?}"/*
 	mkdir -p "$UNITS"
 	helper_env
 	export GCLOUD_GPU_UNIT_DIR=$UNITS
@@ -82,7 +82,12 @@ event_types() {
 }
 
 state_is() {
-	"$GG_HELPER" status | jq -e "$1" >/dev/null
+	"$GG_HELPER" status >"$TEST_DIR/status" || return 1
+	if ! jq -e "$1" "$TEST_DIR/status" >/dev/null; then
+		echo "status is not $1:"
+		cat "$TEST_DIR/status"
+		return 1
+	fi
 }
 
 # After the boot: the plan goes on with 30-last and ends done, the log 1..N.
@@ -90,7 +95,7 @@ finishes_after_boot() {
 	echo boot-2 >"$GCLOUD_GPU_BOOT_ID_FILE" &&
 	"$GG_HELPER" "$@" >"$TEST_DIR/after" &&
 	"$GG_HELPER" follow --from 1 --no-wait >"$TEST_DIR/all" &&
-	[ "$(tail -n 1 "$TEST_DIR/all" | jq -r .type)" = done ] &&
+	[ "$(tail -n 1 "$TEST_DIR/all" | jq -r .type)" = "done" ] &&
 	helper_events_check "$TEST_DIR/all" &&
 	[ "$(grep -c "^last apply$" "$TEST_DIR/trace")" -eq 1 ] &&
 	[ "$(tail -n 1 "$TEST_DIR/trace")" = "last apply" ] &&
@@ -185,7 +190,7 @@ if [ "$(id -u)" -eq 0 ] && mount -t tmpfs -o size=64k,mode=0755 tmpfs "$UNITS" 2
 		dd if=/dev/zero of="$UNITS/filler" bs=4k 2>/dev/null;
 		{ "$GG_HELPER" apply "$sha" >"$TEST_DIR/ev1" 2>&1 & } &&
 		follower=$! && test_track_pid "$follower" &&
-		wait_until grep -q "No space left" "$GCLOUD_GPU_ROOT/runner.log" &&
+		wait_until grep -qs "No space left" "$GCLOUD_GPU_ROOT/runner.log" &&
 		kill "$follower" && wait "$follower";
 		state_is ".state == \"running\" and .steps[1].state != \"done\"" &&
 		rm -f "$UNITS/filler" &&
