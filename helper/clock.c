@@ -34,6 +34,14 @@ static long long seam_offset(void)
 	return offset;
 }
 
+double gg_clock_monotonic(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 void gg_clock_wall(struct timespec *now)
 {
 	clock_gettime(CLOCK_REALTIME, now);

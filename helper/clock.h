@@ -26,4 +26,11 @@
 /* The wall clock (CLOCK_REALTIME), plus the seam's offset when one is set. */
 void gg_clock_wall(struct timespec *now);
 
+/*
+ * Seconds on CLOCK_MONOTONIC, for durations and deadlines (the CLI's upload rate,
+ * its --timeout and reconnect deadlines, keepalives): a wall clock that jumps, by
+ * NTP or by hand, cannot make them end early or never.  Not moved by the seam.
+ */
+double gg_clock_monotonic(void);
+
 #endif

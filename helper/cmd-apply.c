@@ -21,6 +21,7 @@
 #include "error.h"
 #include "follow.h"
 #include "fsutil.h"
+#include "gc.h"
 #include "hash.h"
 #include "helper.h"
 #include "journal.h"
@@ -112,10 +113,19 @@ static int start_locked(struct helper_context *ctx, int lock, const char *sha256
 		goto out;
 	}
 	if ((r = gg_store_load_manifest(ctx->root, sha256, &m, cause)) != 0 ||
-	    (r = gg_release_layout(ctx->root, sha256, &m, cause)) != 0 ||
+	    (r = gg_release_layout(ctx->root, sha256, plan, &m, cause)) != 0 ||
 	    (r = gg_journal_open(&j, ctx->root, cause)) != 0 ||
 	    (r = gg_plan_start(ctx->root, &j, sha256, &m, from, cause)) != 0)
 		goto out;
+	if (plan != NULL && strcmp(plan, sha256) != 0) {
+		/* A new payload: what neither it nor the one before needs can go (gc.h). */
+		const char *keep[] = { sha256, plan };
+		char *why = NULL;
+
+		if (gg_gc(ctx->root, keep, 2, NULL, &why) != 0)
+			fprintf(stderr, "gcloud-gpu-helper: nothing collected: %s\n", why);
+		free(why);
+	}
 	r = gg_runner_spawn(ctx, lock, cause);
 out:
 	gg_journal_close(&j);

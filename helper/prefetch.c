@@ -34,7 +34,7 @@ struct gg_prefetch {
 	pthread_mutex_t lock;
 	pthread_cond_t filled;          /* signalled when a slot is handed over or at the end */
 	pthread_cond_t emptied;         /* signalled when the consumer gives a slot back */
-	unsigned char *ring;
+	unsigned char *slots[GG_PREFETCH_SLOTS];  /* allocated as first needed */
 	size_t len[GG_PREFETCH_SLOTS];
 	/* Slots handed over (head) and given back (tail) so far; slot n is n % SLOTS. */
 	uint64_t head, tail;
@@ -81,9 +81,20 @@ static void hand_over(struct gg_prefetch *pf, size_t s, size_t fill)
 /* Fill slot s; 1 when the reader goes on, 0 when it ends (end of file, error, stop). */
 static int fill_slot(struct gg_prefetch *pf, size_t s)
 {
-	unsigned char *slot = pf->ring + s * GG_PREFETCH_SLOT;
+	unsigned char *slot;
 	size_t fill = 0;
 	ssize_t n;
+
+	/* A small upload (a changed script) never needs more than the first slot. */
+	if (pf->slots[s] == NULL && (pf->slots[s] = malloc(GG_PREFETCH_SLOT)) == NULL) {
+		pthread_mutex_lock(&pf->lock);
+		pf->done = 1;
+		pf->err = ENOMEM;
+		hand_over(pf, s, 0);
+		pthread_mutex_unlock(&pf->lock);
+		return 0;
+	}
+	slot = pf->slots[s];
 
 	for (;;) {
 		if (!wait_readable(pf)) {
@@ -159,15 +170,12 @@ int gg_prefetch_start(int fd, struct gg_prefetch **out, char **cause)
 
 	*out = NULL;
 	pf = calloc(1, sizeof *pf);
-	if (pf == NULL || (pf->ring = malloc((size_t)GG_PREFETCH_SLOTS * GG_PREFETCH_SLOT)) == NULL) {
-		free(pf);
+	if (pf == NULL)
 		return gg_fail(cause, GG_HELPER_SYSTEM, "out of memory");
-	}
 	pf->fd = fd;
 	pf->kickfd = eventfd(0, EFD_CLOEXEC);
 	if (pf->kickfd < 0) {
 		e = errno;
-		free(pf->ring);
 		free(pf);
 		return gg_fail_errno(cause, GG_HELPER_SYSTEM, e, "cannot create an eventfd");
 	}
@@ -184,7 +192,6 @@ int gg_prefetch_start(int fd, struct gg_prefetch **out, char **cause)
 		pthread_mutex_destroy(&pf->lock);
 		pthread_cond_destroy(&pf->filled);
 		pthread_cond_destroy(&pf->emptied);
-		free(pf->ring);
 		free(pf);
 		return gg_fail_errno(cause, GG_HELPER_SYSTEM, e, "cannot start the reader thread");
 	}
@@ -213,7 +220,7 @@ ssize_t gg_prefetch_next(struct gg_prefetch *pf, const void **data)
 		size_t s = (size_t)(pf->tail % GG_PREFETCH_SLOTS);
 
 		pf->held = 1;
-		*data = pf->ring + s * GG_PREFETCH_SLOT;
+		*data = pf->slots[s];
 		n = (ssize_t)pf->len[s];
 	} else if (pf->err != 0) {
 		errno = pf->err;
@@ -227,6 +234,8 @@ ssize_t gg_prefetch_next(struct gg_prefetch *pf, const void **data)
 
 void gg_prefetch_stop(struct gg_prefetch *pf)
 {
+	size_t i;
+
 	if (pf == NULL)
 		return;
 	pthread_mutex_lock(&pf->lock);
@@ -239,6 +248,7 @@ void gg_prefetch_stop(struct gg_prefetch *pf)
 	pthread_mutex_destroy(&pf->lock);
 	pthread_cond_destroy(&pf->filled);
 	pthread_cond_destroy(&pf->emptied);
-	free(pf->ring);
+	for (i = 0; i < GG_PREFETCH_SLOTS; i++)
+		free(pf->slots[i]);
 	free(pf);
 }

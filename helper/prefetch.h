@@ -28,7 +28,10 @@
 
 struct gg_prefetch;
 
-/* Start reading fd ahead (the ring is GG_PREFETCH_SLOTS x GG_PREFETCH_SLOT bytes). */
+/*
+ * Start reading fd ahead: a ring of up to GG_PREFETCH_SLOTS buffers of GG_PREFETCH_SLOT
+ * bytes, each allocated when first needed (a small upload uses one).
+ */
 #define GG_PREFETCH_SLOTS 16
 #define GG_PREFETCH_SLOT (1024 * 1024)
 int gg_prefetch_start(int fd, struct gg_prefetch **pf, char **cause);

@@ -234,14 +234,75 @@ out:
 	return r;
 }
 
-int gg_release_layout(const char *root, const char *sha256, const struct gg_manifest *m,
-		      char **cause)
+/*
+ * The release a new layout may take unchanged files from: the previous one, when its
+ * mark matches (so each of its files still holds its blob's bytes, as verified when it
+ * was laid out).  Its directory fd in donor->dir, or -1 when there is none to use.
+ */
+struct donor {
+	int dir;
+	struct gg_manifest m;
+};
+
+static void donor_open(struct donor *d, const char *root, const char *prev, const char *sha256)
+{
+	char *dest = NULL, *mark = NULL;
+
+	d->dir = -1;
+	if (prev == NULL || strcmp(prev, sha256) == 0 ||
+	    gg_store_load_manifest(root, prev, &d->m, NULL) != 0)
+		return;
+	dest = gg_release_path(root, prev);
+	mark = gg_release_mark_path(root, prev);
+	if (dest != NULL && mark != NULL && release_intact(dest, mark, &d->m))
+		d->dir = open(dest, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	free(dest);
+	free(mark);
+}
+
+static void donor_close(struct donor *d)
+{
+	if (d->dir >= 0)
+		close(d->dir);
+	gg_manifest_release(&d->m);
+}
+
+/*
+ * Hard-link e from the donor when it lists the same path with the same bytes and mode:
+ * 1 when linked, 0 when e must be copied.  Both manifests are sorted by path, so *at
+ * walks the donor's files once over a whole layout.
+ */
+static int take_over(struct donor *d, size_t *at, int dir, const struct gg_manifest_entry *e)
+{
+	const struct gg_manifest_entry *p;
+	char *ignored = NULL;
+	int c = 1, linked;
+
+	if (d->dir < 0)
+		return 0;
+	while (*at < d->m.count && (c = strcmp(d->m.files[*at].path, e->path)) < 0)
+		(*at)++;
+	if (*at == d->m.count || c != 0)
+		return 0;
+	p = &d->m.files[*at];
+	if (strcmp(p->sha256, e->sha256) != 0 || p->mode != e->mode || p->size != e->size)
+		return 0;
+	/* Any failure here leaves it to copy_blob, which says what went wrong. */
+	linked = make_parents(dir, e->path, &ignored) == 0 &&
+		 linkat(d->dir, e->path, dir, e->path, 0) == 0;
+	free(ignored);
+	return linked;
+}
+
+int gg_release_layout(const char *root, const char *sha256, const char *prev,
+		      const struct gg_manifest *m, char **cause)
 {
 	char *dest = gg_release_path(root, sha256), *mark = gg_release_mark_path(root, sha256);
 	char *tmp = NULL, *why = NULL;
 	unsigned char *chunk = malloc(COPY_CHUNK);
+	struct donor donor = { -1, GG_MANIFEST_INIT };
 	int dir = -1, r = GG_HELPER_SYSTEM;
-	size_t i;
+	size_t i, at = 0;
 
 	if (dest == NULL || mark == NULL || chunk == NULL) {
 		gg_fail(cause, r, "out of memory");
@@ -258,8 +319,10 @@ int gg_release_layout(const char *root, const char *sha256, const struct gg_mani
 		r = gg_fail_errno(cause, GG_HELPER_SYSTEM, errno, "cannot open '%s'", tmp);
 		goto out;
 	}
+	donor_open(&donor, root, prev, sha256);
 	for (i = 0; i < m->count; i++)
-		if ((r = copy_blob(root, dir, &m->files[i], chunk, cause)) != 0)
+		if (!take_over(&donor, &at, dir, &m->files[i]) &&
+		    (r = copy_blob(root, dir, &m->files[i], chunk, cause)) != 0)
 			goto out;
 	close(dir);
 	dir = -1;
@@ -271,6 +334,7 @@ int gg_release_layout(const char *root, const char *sha256, const struct gg_mani
 out:
 	if (dir >= 0)
 		close(dir);
+	donor_close(&donor);
 	gg_stage_abort(tmp);
 	free(why);
 	free(chunk);

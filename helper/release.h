@@ -37,9 +37,14 @@ char *gg_release_mark_path(const char *root, const char *sha256);
 
 /*
  * Lay out the release of manifest m (named sha256), or keep the one in place when its
- * mark matches; 0, or an exit code with *cause.
+ * mark matches; 0, or an exit code with *cause.  prev (may be NULL) names the release
+ * laid out before (the plan's): when its mark matches, its files that m lists with the
+ * same path, bytes and mode are hard-linked into the new release instead of copied
+ * from the store, so a push that changed one script does not copy the whole payload.
+ * Links join two releases, never a release and the store: a step that writes to such
+ * a file changes the old release too, whose mark then no longer matches.
  */
-int gg_release_layout(const char *root, const char *sha256, const struct gg_manifest *m,
-		      char **cause);
+int gg_release_layout(const char *root, const char *sha256, const char *prev,
+		      const struct gg_manifest *m, char **cause);
 
 #endif

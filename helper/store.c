@@ -19,6 +19,7 @@
 #include "buf.h"
 #include "error.h"
 #include "fsutil.h"
+#include "gc.h"
 #include "hash.h"
 #include "prefetch.h"
 
@@ -148,7 +149,9 @@ int gg_store_have(const char *root, const char *text, size_t len, json_t **resul
 		gg_fail(cause, r, "out of memory");
 		goto out;
 	}
-	if (lstat(path, &st) != 0 && gg_write_file_atomic(path, text, len, 0600, cause) != 0)
+	if (lstat(path, &st) == 0)
+		gg_gc_touch(root, sha);
+	else if (gg_write_file_atomic(path, text, len, 0600, cause) != 0)
 		goto out;
 	out = json_object();
 	missing = json_array();
@@ -168,8 +171,11 @@ int gg_store_have(const char *root, const char *text, size_t len, json_t **resul
 			continue;
 		json_object_set_new(seen, e->sha256, json_true());
 		offset = blob_offset(root, e->sha256, e->size);
-		if (offset < 0)
+		if (offset < 0) {
+			/* Present: this push counts on it, so a collection must leave it. */
+			gg_gc_touch(root, e->sha256);
 			continue;
+		}
 		if (json_array_append_new(missing, json_pack("{s:s, s:I, s:I}", "sha256", e->sha256,
 							     "size", (json_int_t)e->size,
 							     "offset", (json_int_t)offset)) != 0) {

@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "clock.h"
 #include "error.h"
 #include "hash.h"
 #include "opts.h"
@@ -139,15 +140,34 @@ static void upload_progress(void *ctx, uint64_t done, uint64_t total)
 	ui_upload(u->r->ui, done, total);
 }
 
+/* Whether recv's "stored" list names every blob that was sent. */
+static int stored_all(json_t *stored, const struct pack_blob *blobs, size_t count)
+{
+	size_t i, j;
+	json_t *v;
+
+	for (i = 0; i < count; i++) {
+		json_array_foreach(stored, j, v)
+			if (strcmp(json_string_value(v) != NULL ? json_string_value(v) : "",
+				   blobs[i].sha256) == 0)
+				break;
+		if (j == json_array_size(stored))
+			return 0;
+	}
+	return 1;
+}
+
 /*
- * `recv`: stream the blobs; *bytes is what the helper says it received.  The stream
- * starts only once the helper runs (remote_start), so what the link carried before a
- * cut is on the VM, not in sshd's buffers.  *busy is set when the helper found another
- * upload of a blob still in progress (an old recv that has not yet seen its link go).
+ * `recv`: stream the blobs; *bytes is what the helper says it received, and
+ * *complete whether it says it stored every one of them (then there is no need to
+ * ask `have` again).  The stream starts only once the helper runs (remote_start), so
+ * what the link carried before a cut is on the VM, not in sshd's buffers.  *busy is
+ * set when the helper found another upload of a blob still in progress (an old recv
+ * that has not yet seen its link go).
  */
 static int send_blobs(struct remote *r, const char *dir, const struct gg_manifest *m,
 		      const struct pack_blob *blobs, size_t count, uint64_t *bytes, int *busy,
-		      char **cause)
+		      int *complete, char **cause)
 {
 	struct upload u = { r, NULL };
 	struct gg_buf out = GG_BUF_INIT, err = GG_BUF_INIT;
@@ -157,6 +177,7 @@ static int send_blobs(struct remote *r, const char *dir, const struct gg_manifes
 	int rc, status;
 
 	*busy = 0;
+	*complete = 0;
 	if ((rc = remote_start(r, "recv", &u.x, &out, cause)) != 0)
 		goto out;
 	if ((rc = pack_stream(dir, m, blobs, count, upload_write, upload_progress, &u, cause)) != 0 ||
@@ -174,8 +195,7 @@ static int send_blobs(struct remote *r, const char *dir, const struct gg_manifes
 		goto out;
 	if (status != 0) {
 		*busy = status == GG_HELPER_BUSY;
-		rc = gg_fail(cause, GG_EXIT_REMOTE, "the helper on '%s' refused the upload (exit %d): %.300s",
-			     r->target->name, status, err.len > 0 ? err.data : "no message");
+		rc = remote_helper_failed(r, "the upload", status, err.data, cause);
 		goto out;
 	}
 	root = json_loadb(out.data, out.len, 0, NULL);
@@ -185,6 +205,8 @@ static int send_blobs(struct remote *r, const char *dir, const struct gg_manifes
 		goto out;
 	}
 	*bytes = (uint64_t)json_integer_value(json_object_get(root, "bytes"));
+	*complete = json_is_array(json_object_get(root, "stored")) &&
+		    stored_all(json_object_get(root, "stored"), blobs, count);
 	rc = 0;
 out:
 	ssh_exec_abort(u.x);
@@ -197,12 +219,12 @@ out:
 /* Upload until the VM has every blob, resuming after a dropped link. */
 static int upload(struct remote *r, const char *dir, struct gg_manifest *m,
 		  const struct gg_buf *manifest, char sha[GG_SHA256_HEX_SIZE],
-		  long long deadline, char **cause)
+		  double deadline, char **cause)
 {
 	struct pack_blob *blobs = NULL;
 	uint64_t sent = 0, bytes, kept, total;
 	size_t count, i, blobs_sent = 0;
-	int rc, busy, rounds = 0;
+	int rc, busy, complete, rounds = 0;
 
 	for (;;) {
 		free(blobs);
@@ -224,10 +246,12 @@ static int upload(struct remote *r, const char *dir, struct gg_manifest *m,
 					(unsigned long long)kept, (unsigned long long)total,
 					r->target->name);
 			bytes = 0;
-			rc = send_blobs(r, dir, m, blobs, count, &bytes, &busy, cause);
+			rc = send_blobs(r, dir, m, blobs, count, &bytes, &busy, &complete, cause);
 			if (rc == 0) {
 				sent += bytes;
 				blobs_sent += count;
+				if (complete)
+					break;
 				continue;
 			}
 			/* The recv cut off with the old link has not let go yet: ask again soon. */
@@ -262,7 +286,7 @@ int cmd_push(int argc, char **argv, char **cause)
 	const char *payload_arg = NULL, *arg;
 	char *payload = NULL, sha[GG_SHA256_HEX_SIZE], *apply = NULL;
 	long timeout = 7200;
-	long long deadline;
+	double deadline;
 	enum opt_result res;
 	int id, json = 0, rc;
 
@@ -286,7 +310,7 @@ int cmd_push(int argc, char **argv, char **cause)
 	}
 	if ((rc = target_resolve(&ta, &t, cause)) != 0)
 		return rc;
-	deadline = timeout > 0 ? (long long)time(NULL) + timeout : 0;
+	deadline = timeout > 0 ? gg_clock_monotonic() + (double)timeout : 0;
 	ui = ui_new(ui_mode_detect(json));
 	remote_catch_interrupt();
 

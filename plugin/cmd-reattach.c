@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "clock.h"
 #include "error.h"
 #include "opts.h"
 #include "remote.h"
@@ -45,7 +46,7 @@ int cmd_reattach(int argc, char **argv, char **cause)
 	const char *arg;
 	char *args = NULL;
 	long timeout = 1800;
-	long long deadline;
+	double deadline;
 	enum opt_result res;
 	int id, json = 0, rc;
 
@@ -67,7 +68,7 @@ int cmd_reattach(int argc, char **argv, char **cause)
 	}
 	if ((rc = target_resolve(&ta, &t, cause)) != 0)
 		return rc;
-	deadline = (long long)time(NULL) + (timeout > 0 ? timeout : 30L * 24 * 3600);
+	deadline = gg_clock_monotonic() + (double)(timeout > 0 ? timeout : 30L * 24 * 3600);
 	ui = ui_new(ui_mode_detect(json));
 	remote_catch_interrupt();
 	if ((rc = remote_open(&r, &t, ui, deadline, cause)) != 0)

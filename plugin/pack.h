@@ -1,6 +1,6 @@
 /*
- * pack.h: a payload directory as a manifest, and its missing blobs as one tar+zstd
- * stream.
+ * pack.h: a payload directory as a manifest, and its missing blobs as one tar stream
+ * (zstd-compressed when that pays).
  *
  * The manifest (helper/manifest.h) lists every regular file under the payload
  * directory with its mode, size and sha256.  Hashing a large payload on every push

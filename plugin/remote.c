@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "clock.h"
 #include "error.h"
 #include "event.h"
 #include "hash.h"
@@ -169,7 +170,7 @@ static char *last_line(const char *text)
 	return strndup(start, (size_t)(end - start));
 }
 
-static int helper_failed(struct remote *r, const char *what, int status, const char *err,
+int remote_helper_failed(struct remote *r, const char *what, int status, const char *err,
 			 char **cause)
 {
 	char *line = last_line(err);
@@ -243,7 +244,7 @@ static int upload_helper(struct remote *r, char **cause)
 	if (rc != 0)
 		goto out;
 	if (status != 0) {
-		rc = helper_failed(r, "uploading the helper", status, err.data, cause);
+		rc = remote_helper_failed(r, "uploading the helper", status, err.data, cause);
 		goto out;
 	}
 	rc = 0;
@@ -307,7 +308,7 @@ int remote_start(struct remote *r, const char *args, struct ssh_exec **x, struct
 			uploaded = 1;
 			continue;
 		}
-		rc = status == WRAPPER_NO_HELPER ? helper_failed(r, "", status, err.data, cause)
+		rc = status == WRAPPER_NO_HELPER ? remote_helper_failed(r, "", status, err.data, cause)
 						 : wrapper_failed(r, status, err.data, cause);
 		goto out;
 	}
@@ -323,9 +324,9 @@ out:
 	return rc;
 }
 
-static int connect_wait(struct remote *r, long long deadline, int lost, char **cause);
+static int connect_wait(struct remote *r, double deadline, int lost, char **cause);
 
-int remote_open(struct remote *r, struct target *t, struct ui *ui, long long deadline,
+int remote_open(struct remote *r, struct target *t, struct ui *ui, double deadline,
 		char **cause)
 {
 	const char *root = getenv("GCLOUD_GPU_REMOTE_ROOT");
@@ -344,7 +345,7 @@ int remote_open(struct remote *r, struct target *t, struct ui *ui, long long dea
 	if (gg_sha256_file(r->helper_path, r->helper_sha, &size, cause) != 0)
 		return GG_EXIT_ERROR;
 	if (deadline == 0 && t->settle_seconds > 0)
-		deadline = (long long)time(NULL) + t->settle_seconds;
+		deadline = gg_clock_monotonic() + (double)t->settle_seconds;
 	if ((rc = deadline > 0 ? connect_wait(r, deadline, 0, cause)
 			       : ssh_conn_open(&t->ssh, &r->conn, cause)) != 0)
 		return rc;
@@ -379,12 +380,12 @@ static void nap(long ms)
 	}
 }
 
-int remote_reconnect(struct remote *r, long long deadline, char **cause)
+int remote_reconnect(struct remote *r, double deadline, char **cause)
 {
 	return connect_wait(r, deadline, 1, cause);
 }
 
-static int connect_wait(struct remote *r, long long deadline, int lost, char **cause)
+static int connect_wait(struct remote *r, double deadline, int lost, char **cause)
 {
 	long delay = 500;
 	int rc, noted = 0;
@@ -408,7 +409,7 @@ static int connect_wait(struct remote *r, long long deadline, int lost, char **c
 			return 0;
 		}
 		/* A changed host key is never waited out. */
-		if (rc != GG_EXIT_SSH || (deadline > 0 && time(NULL) + delay / 1000 >= deadline)) {
+		if (rc != GG_EXIT_SSH || (deadline > 0 && gg_clock_monotonic() + delay / 1000.0 >= deadline)) {
 			gg_fail(cause, rc, "%s", why);
 			free(why);
 			return rc;
@@ -452,7 +453,7 @@ int remote_helper(struct remote *r, const char *args, const void *in, size_t in_
 	x = NULL;
 	if (rc == 0 && status != 0) {
 		xasprintf(&what, "'helper %s'", args);
-		rc = helper_failed(r, what, status, err.data, cause);
+		rc = remote_helper_failed(r, what, status, err.data, cause);
 		free(what);
 	}
 out:
@@ -571,7 +572,7 @@ static int take_lines(struct remote *r, struct stream *s, struct gg_buf *buf, ch
  * itself (*status set), GG_EXIT_SSH when the link broke, GG_EXIT_INTERRUPTED on ^C or
  * at the deadline.
  */
-static int stream_once(struct remote *r, const char *args, long long deadline,
+static int stream_once(struct remote *r, const char *args, double deadline,
 		       struct stream *s, int *status, struct gg_buf *err, char **cause)
 {
 	struct ssh_exec *x = NULL;
@@ -594,7 +595,7 @@ static int stream_once(struct remote *r, const char *args, long long deadline,
 		}
 		if (n == -1)
 			break;
-		if (remote_interrupted || (deadline > 0 && time(NULL) >= deadline)) {
+		if (remote_interrupted || (deadline > 0 && gg_clock_monotonic() >= deadline)) {
 			rc = GG_EXIT_INTERRUPTED;
 			goto out;
 		}
@@ -616,7 +617,7 @@ out:
 }
 
 int remote_follow(struct remote *r, const char *first_args, const char *again,
-		  long long deadline, char **cause)
+		  double deadline, char **cause)
 {
 	int no_wait = strstr(again, "--no-wait") != NULL;
 	struct stream s;
@@ -648,7 +649,7 @@ int remote_follow(struct remote *r, const char *first_args, const char *again,
 			s.end = status == GG_HELPER_OK ? FOLLOW_DONE : FOLLOW_FAILED;
 			break;
 		} else if (status != GG_HELPER_DETACHED) {
-			rc = helper_failed(r, "the helper", status, err.data, cause);
+			rc = remote_helper_failed(r, "the helper", status, err.data, cause);
 			break;
 		}
 		/*

@@ -47,23 +47,24 @@ struct remote {
 	char *prefix;                          /* "sudo -n " or "" */
 	struct target_seen seen;               /* loaded from and saved to the state dir */
 	int reboots;                           /* boot id changes seen while following */
-	long long deadline;                    /* of remote_open: for reconnects on the way */
+	double deadline;                       /* of remote_open: for reconnects on the way */
 	long long floor;                       /* events up to this seq are not shown again */
 };
 
 /*
- * Connect.  With deadline (a time_t) set, an unreachable host is waited for with
+ * Connect.  With deadline (gg_clock_monotonic seconds, clock.h) set, an unreachable host is waited for with
  * backoff until then (reattach), and a helper upload cut by a dropped link is tried
  * again until then; so is a target with settle_seconds (a VM just started or given
  * its key), for that long.  r is filled (release with remote_close).  0, or an exit
  * code with *cause set.
  */
-int remote_open(struct remote *r, struct target *t, struct ui *ui, long long deadline,
+int remote_open(struct remote *r, struct target *t, struct ui *ui, double deadline,
 		char **cause);
 void remote_close(struct remote *r);
 
-/* Connect again after a dropped link, waiting with backoff until deadline (time_t). */
-int remote_reconnect(struct remote *r, long long deadline, char **cause);
+/* Connect again after a dropped link, waiting with backoff until deadline
+ * (gg_clock_monotonic seconds). */
+int remote_reconnect(struct remote *r, double deadline, char **cause);
 
 /*
  * Start `helper ARGS` on an exec channel of r->conn and wait until the helper itself
@@ -78,6 +79,13 @@ int remote_reconnect(struct remote *r, long long deadline, char **cause);
  */
 int remote_start(struct remote *r, const char *args, struct ssh_exec **x, struct gg_buf *early,
 		 char **cause);
+
+/*
+ * The error for a helper command (what: "the upload", ...) that exited with status:
+ * GG_EXIT_REMOTE, with the last line of its stderr err in *cause.
+ */
+int remote_helper_failed(struct remote *r, const char *what, int status, const char *err,
+			 char **cause);
 
 /*
  * Run `helper ARGS` with stdin in (may be NULL) and its stdout into out.  0 when the
@@ -106,7 +114,7 @@ enum follow_end {
  * or another exit code.
  */
 int remote_follow(struct remote *r, const char *args, const char *again,
-		  long long deadline, char **cause);
+		  double deadline, char **cause);
 
 /* The Jupyter token kept on the VM, malloc'd, or NULL when there is none (yet). */
 char *remote_read_token(struct remote *r);

@@ -26,6 +26,7 @@
 #include <libssh/libssh.h>
 
 #include "cli.h"
+#include "clock.h"
 #include "error.h"
 #include "xmalloc.h"
 
@@ -47,7 +48,7 @@ struct ssh_conn {
 	ssh_session session;
 	char *name;
 	char *user;
-	time_t last_sent;
+	double last_sent;  /* gg_clock_monotonic() of the last write, for keepalives */
 	int fd;            /* the socket made here (host key alias), else -1 */
 };
 
@@ -381,7 +382,7 @@ int ssh_conn_open(const struct ssh_options *o, struct ssh_conn **out, char **cau
 		goto out;
 	if ((r = authenticate(c, o, cause)) != 0)
 		goto out;
-	c->last_sent = time(NULL);
+	c->last_sent = gg_clock_monotonic();
 	*out = c;
 	c = NULL;
 	r = 0;
@@ -417,7 +418,7 @@ void ssh_conn_close(struct ssh_conn *c)
 
 void ssh_conn_keepalive(struct ssh_conn *c)
 {
-	time_t now = time(NULL);
+	double now = gg_clock_monotonic();
 
 	if (now - c->last_sent < KEEPALIVE_SECONDS)
 		return;
@@ -448,7 +449,7 @@ int ssh_exec_start(struct ssh_conn *c, const char *command, struct ssh_exec **ou
 	x->conn = c;
 	x->channel = ch;
 	gg_buf_init(&x->err);
-	c->last_sent = time(NULL);
+	c->last_sent = gg_clock_monotonic();
 	*out = x;
 	return 0;
 }
@@ -466,7 +467,7 @@ int ssh_exec_write(struct ssh_exec *x, const void *data, size_t len, char **caus
 		p += w;
 		len -= (size_t)w;
 	}
-	x->conn->last_sent = time(NULL);
+	x->conn->last_sent = gg_clock_monotonic();
 	return 0;
 }
 

@@ -13,11 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
+#include "clock.h"
 #include "xmalloc.h"
 
 enum step_state {
@@ -46,15 +46,6 @@ struct ui {
 	double up_start, up_last_draw;
 	int utf8;
 };
-
-/* For durations (upload rate, redraw pace): monotonic, so a clock jump cannot freeze them. */
-static double now_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 enum ui_mode ui_mode_detect(int json)
 {
@@ -177,7 +168,7 @@ static void draw_block(struct ui *ui)
 
 	ui_clear(ui);
 	if (ui->uploading) {
-		double elapsed = now_seconds() - ui->up_start;
+		double elapsed = gg_clock_monotonic() - ui->up_start;
 		double bps = elapsed > 0.2 ? (double)ui->up_done / elapsed : 0;
 		int pct = ui->up_total > 0 ? (int)(ui->up_done * 100 / ui->up_total) : 100;
 		long eta = bps > 0 ? (long)((double)(ui->up_total - ui->up_done) / bps) : -1;
@@ -345,7 +336,7 @@ void ui_event(struct ui *ui, const struct gg_event *ev, const char *line, size_t
 
 void ui_upload(struct ui *ui, uint64_t done, uint64_t total)
 {
-	double now = now_seconds();
+	double now = gg_clock_monotonic();
 
 	if (ui->mode != UI_TTY)
 		return;

@@ -1,5 +1,5 @@
 /*
- * fuzz_recv.c: gg_store_recv, the helper reading a client's tar+zstd upload as root.
+ * fuzz_recv.c: gg_store_recv, the helper reading a client's upload (tar, or tar+zstd) as root.
  *
  * Each input is the upload stream, read from a memfd into a fresh state root in a
  * sandbox (fuzz_fs.h).  The store starts with one blob half uploaded (RESUME_TEXT's

@@ -1,0 +1,163 @@
+/*
+ * gc.c: removing the releases and blobs no kept manifest needs (see gc.h).
+ */
+#include "gc.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "error.h"
+#include "fsutil.h"
+#include "hash.h"
+#include "manifest.h"
+#include "protocol.h"
+#include "release.h"
+#include "store.h"
+
+void gg_gc_touch(const char *root, const char *sha256)
+{
+	char *blob = gg_store_blob_path(root, sha256);
+
+	/* A blob that cannot be touched is only less protected from a collection. */
+	if (blob != NULL)
+		(void)utimensat(AT_FDCWD, blob, NULL, AT_SYMLINK_NOFOLLOW);
+	free(blob);
+}
+
+/*
+ * The set (a JSON object used as one) of every sha256 the kept manifests need: the
+ * manifests' own names in *manifests, those and all the blobs they list in *blobs.
+ */
+static int keep_set(const char *root, const char *const *keep, size_t count,
+		    json_t **manifests, json_t **blobs, char **cause)
+{
+	struct gg_manifest m = GG_MANIFEST_INIT;
+	size_t i, j;
+
+	*manifests = json_object();
+	*blobs = json_object();
+	if (*manifests == NULL || *blobs == NULL)
+		return gg_fail(cause, -1, "out of memory");
+	for (i = 0; i < count; i++) {
+		if (keep[i] == NULL)
+			continue;
+		if (gg_store_load_manifest(root, keep[i], &m, cause) != 0)
+			return -1;
+		json_object_set_new(*manifests, keep[i], json_true());
+		json_object_set_new(*blobs, keep[i], json_true());
+		for (j = 0; j < m.count; j++)
+			json_object_set_new(*blobs, m.files[j].sha256, json_true());
+		gg_manifest_release(&m);
+	}
+	return 0;
+}
+
+enum release_entry { ENTRY_OTHER, ENTRY_RELEASE, ENTRY_MARK, ENTRY_STAGING };
+
+/*
+ * What an entry of releases/ is: a release "<sha>", its mark "<sha>.done", or what a
+ * layout that never finished left ("<sha>.tmp-XXXXXX", gg_stage_dir); sha is set.
+ */
+static enum release_entry release_entry(const char *name, char sha[GG_SHA256_HEX_SIZE])
+{
+	const char *rest = name + GG_SHA256_HEX_SIZE - 1;
+
+	if (strlen(name) < GG_SHA256_HEX_SIZE - 1)
+		return ENTRY_OTHER;
+	memcpy(sha, name, GG_SHA256_HEX_SIZE - 1);
+	sha[GG_SHA256_HEX_SIZE - 1] = '\0';
+	if (!gg_sha256_hex_valid(sha))
+		return ENTRY_OTHER;
+	if (*rest == '\0')
+		return ENTRY_RELEASE;
+	if (strcmp(rest, ".done") == 0)
+		return ENTRY_MARK;
+	if (strncmp(rest, ".tmp-", 5) == 0)
+		return ENTRY_STAGING;
+	return ENTRY_OTHER;
+}
+
+static void collect_releases(const char *root, json_t *manifests, struct gg_gc_stats *st)
+{
+	char *dir = gg_path_join(root, GG_DIR_RELEASES), sha[GG_SHA256_HEX_SIZE];
+	char *path, *mark;
+	struct dirent *d;
+	DIR *dp = dir != NULL ? opendir(dir) : NULL;
+	enum release_entry kind;
+
+	while (dp != NULL && (d = readdir(dp)) != NULL) {
+		kind = release_entry(d->d_name, sha);
+		if (kind == ENTRY_OTHER ||
+		    (kind != ENTRY_STAGING && json_object_get(manifests, sha) != NULL))
+			continue;
+		path = gg_path_join(dir, d->d_name);
+		mark = gg_release_mark_path(root, sha);
+		if (path != NULL && mark != NULL) {
+			if (kind == ENTRY_MARK)
+				unlink(path);
+			else if (kind == ENTRY_STAGING)   /* no layout runs: the caller holds the lock */
+				gg_remove_tree(path, NULL);
+			else if ((unlink(mark) == 0 || errno == ENOENT) &&
+				 gg_remove_tree(path, NULL) == 0)
+				st->releases++;
+		}
+		free(path);
+		free(mark);
+	}
+	if (dp != NULL)
+		closedir(dp);
+	free(dir);
+}
+
+static void collect_blobs(const char *root, json_t *blobs, struct gg_gc_stats *st)
+{
+	char *dir = gg_path_join(root, GG_DIR_BLOBS);
+	struct timespec now;
+	struct dirent *d;
+	struct stat s;
+	DIR *dp = dir != NULL ? opendir(dir) : NULL;
+	int fd = dp != NULL ? dirfd(dp) : -1;
+
+	/* The mtime that `have` sets comes from the same clock as this reading. */
+	clock_gettime(CLOCK_REALTIME, &now);
+	while (dp != NULL && (d = readdir(dp)) != NULL) {
+		/* "<sha256>" only: partial blobs and anything else are not the store's to drop. */
+		if (!gg_sha256_hex_valid(d->d_name) || json_object_get(blobs, d->d_name) != NULL ||
+		    fstatat(fd, d->d_name, &s, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(s.st_mode) ||
+		    now.tv_sec - s.st_mtim.tv_sec < GG_GC_GRACE_SECONDS)
+			continue;
+		if (unlinkat(fd, d->d_name, 0) == 0) {
+			st->blobs++;
+			st->bytes += (uint64_t)s.st_size;
+		}
+	}
+	if (dp != NULL)
+		closedir(dp);
+	free(dir);
+}
+
+int gg_gc(const char *root, const char *const *keep, size_t count, struct gg_gc_stats *stats,
+	  char **cause)
+{
+	struct gg_gc_stats st = { 0, 0, 0 };
+	json_t *manifests = NULL, *blobs = NULL;
+	int r;
+
+	if ((r = keep_set(root, keep, count, &manifests, &blobs, cause)) == 0) {
+		collect_releases(root, manifests, &st);
+		collect_blobs(root, blobs, &st);
+	}
+	if (stats != NULL)
+		*stats = st;
+	json_decref(manifests);
+	json_decref(blobs);
+	return r;
+}
