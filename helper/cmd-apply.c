@@ -54,19 +54,18 @@ static long long attach_from(struct helper_context *ctx)
 }
 
 /*
- * A runner asked for a reboot that has not happened yet: starting another would
- * only ask again.  The boot unit continues the plan once the VM is back.
+ * Where the state's reboot stands on this boot.  GG_REBOOT_GOING: a runner asked for
+ * a reboot that has not happened yet, and starting another would only ask again (the
+ * boot unit continues the plan once the VM is back).  Recorded but never asked for
+ * (a runner died in between), or overdue, a runner is started: it asks for the
+ * reboot, or fails the plan saying to reboot by hand.
  */
-static int rebooting_here(struct helper_context *ctx, json_t *state)
+static enum gg_reboot reboot_here(struct helper_context *ctx, json_t *state)
 {
-	const char *s = json_string_value(json_object_get(state, "state"));
-	const char *before = json_string_value(json_object_get(state, "reboot_boot_id"));
 	char boot_id[64];
 
-	if (s == NULL || strcmp(s, "rebooting") != 0 || before == NULL)
-		return 0;
 	gg_read_boot_id(ctx->boot_id_file, boot_id);
-	return strcmp(before, boot_id) == 0;
+	return gg_plan_reboot(state, boot_id);
 }
 
 /*
@@ -80,6 +79,7 @@ static int start_locked(struct helper_context *ctx, int lock, const char *sha256
 	struct gg_journal j = GG_JOURNAL_INIT;
 	json_t *state = NULL;
 	const char *plan;
+	enum gg_reboot reboot;
 	int r;
 
 	if ((r = gg_state_load(ctx->root, &state, cause)) != 0)
@@ -91,10 +91,20 @@ static int start_locked(struct helper_context *ctx, int lock, const char *sha256
 	}
 	if (sha256 == NULL)
 		sha256 = plan;
+	reboot = reboot_here(ctx, state);
+	if (!gg_plan_unfinished(state) && reboot == GG_REBOOT_HAPPENED && plan != NULL &&
+	    strcmp(plan, sha256) == 0) {
+		/* It failed for want of a reboot, rebooted by hand since: go on with it. */
+		if ((r = gg_journal_open(&j, ctx->root, cause)) != 0 ||
+		    (r = gg_plan_continue(ctx->root, &j, state, from, cause)) != 0)
+			goto out;
+		r = gg_runner_spawn(ctx, lock, cause);
+		goto out;
+	}
 	if (gg_plan_unfinished(state) && plan != NULL && strcmp(plan, sha256) == 0) {
 		/* The same plan is unfinished: continue it, whatever the mode. */
 		*from = json_integer_value(json_object_get(state, "plan_seq"));
-		r = rebooting_here(ctx, state) ? 0 : gg_runner_spawn(ctx, lock, cause);
+		r = reboot == GG_REBOOT_GOING ? 0 : gg_runner_spawn(ctx, lock, cause);
 		goto out;
 	}
 	if (mode == START_RESUME) {

@@ -17,6 +17,7 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -68,19 +69,107 @@ int gg_plan_unfinished(json_t *state)
 	return s != NULL && (strcmp(s, "running") == 0 || strcmp(s, "rebooting") == 0);
 }
 
+/* Seconds since this boot (CLOCK_BOOTTIME): what reboot_asked is measured in. */
+static long long boot_seconds(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_BOOTTIME, &ts) != 0)
+		return -1;
+	return (long long)ts.tv_sec;
+}
+
+static long long reboot_wait_s(void)
+{
+	const char *env = getenv(GG_ENV_REBOOT_WAIT);
+	char *end;
+	long long v;
+
+	if (env == NULL || env[0] == '\0')
+		return GG_REBOOT_WAIT_S;
+	errno = 0;
+	v = strtoll(env, &end, 10);
+	return errno != 0 || *end != '\0' || v < 0 ? GG_REBOOT_WAIT_S : v;
+}
+
+enum gg_reboot gg_plan_reboot(json_t *state, const char *boot_id)
+{
+	const char *s = json_string_value(json_object_get(state, "state"));
+	const char *before = json_string_value(json_object_get(state, "reboot_boot_id"));
+	json_t *asked = json_object_get(state, "reboot_asked");
+	long long now, ago;
+
+	if (s == NULL || before == NULL)
+		return GG_REBOOT_NONE;
+	if (strcmp(s, "rebooting") != 0 &&
+	    !(strcmp(s, "failed") == 0 && json_is_true(json_object_get(state, "reboot_failed"))))
+		return GG_REBOOT_NONE;
+	if (strcmp(before, boot_id) != 0)
+		return GG_REBOOT_HAPPENED;
+	if (strcmp(s, "failed") == 0)
+		return GG_REBOOT_NONE;
+	if (!json_is_integer(asked))
+		return GG_REBOOT_TO_ASK;
+	/*
+	 * Same boot, so the boot-time clock of the asking runner is ours.  A clock that
+	 * went back (another time namespace) cannot tell: it counts as overdue, which
+	 * tells the user, rather than as going, which would wait forever.
+	 */
+	now = boot_seconds();
+	ago = now - json_integer_value(asked);
+	return now >= 0 && ago >= 0 && ago < reboot_wait_s() ? GG_REBOOT_GOING : GG_REBOOT_OVERDUE;
+}
+
+/* The plan's steps saved, then its `plan` event (see gg_plan_start). */
+static int plan_announce(const char *root, struct gg_journal *j, json_t *state,
+			 long long *plan_seq, char **cause)
+{
+	json_t *names = json_array(), *step;
+	size_t i;
+	int r;
+
+	if (names == NULL)
+		return gg_fail(cause, GG_HELPER_SYSTEM, "out of memory");
+	json_array_foreach(json_object_get(state, "steps"), i, step)
+		json_array_append(names, json_object_get(step, "name"));
+	if (json_object_set_new(state, "plan_seq", json_integer(j->last_seq + 1)) != 0) {
+		json_decref(names);
+		return gg_fail(cause, GG_HELPER_SYSTEM, "out of memory");
+	}
+	/* State first: a follower that reads it finds the plan_seq of the coming event. */
+	if ((r = gg_state_save(root, state, cause)) != 0) {
+		json_decref(names);
+		return r;
+	}
+	return gg_journal_emit(j, GG_EVENT_PLAN,
+			       json_pack("{s:o, s:O}", "steps", names, "plan",
+					 json_object_get(state, "plan")),
+			       plan_seq, cause);
+}
+
+int gg_plan_continue(const char *root, struct gg_journal *j, json_t *state, long long *plan_seq,
+		     char **cause)
+{
+	json_object_del(state, "reboot_boot_id");
+	json_object_del(state, "reboot_step");
+	json_object_del(state, "reboot_asked");
+	json_object_del(state, "reboot_failed");
+	json_object_set_new(state, "state", json_string("running"));
+	return plan_announce(root, j, state, plan_seq, cause);
+}
+
 int gg_plan_start(const char *root, struct gg_journal *j, const char *sha256,
 		  const struct gg_manifest *m, long long *plan_seq, char **cause)
 {
-	json_t *state = NULL, *steps, *names;
+	json_t *state = NULL, *steps;
 	char name[GG_MANIFEST_MAX_COMPONENT + 1];
 	size_t i, len;
 	int r = GG_HELPER_SYSTEM;
 
 	steps = json_array();
-	names = json_array();
 	state = json_pack("{s:s, s:s, s:I, s:o}", "plan", sha256, "state", "running", "plan_seq",
 			  (json_int_t)(j->last_seq + 1), "steps", steps);
-	if (state == NULL || names == NULL) {
+	if (state == NULL) {
 		gg_fail(cause, r, "out of memory");
 		goto out;
 	}
@@ -90,19 +179,13 @@ int gg_plan_start(const char *root, struct gg_journal *j, const char *sha256,
 		len = strlen(m->files[i].path) - strlen("steps/") - strlen(STEP_SUFFIX);
 		snprintf(name, sizeof name, "%.*s", (int)len, m->files[i].path + strlen("steps/"));
 		if (json_array_append_new(steps, json_pack("{s:s, s:s}", "name", name, "state",
-							   "pending")) != 0 ||
-		    json_array_append_new(names, json_string(name)) != 0) {
+							   "pending")) != 0) {
 			gg_fail(cause, r, "out of memory");
 			goto out;
 		}
 	}
-	/* State first: a follower that reads it finds the plan_seq of the coming event. */
-	if ((r = gg_state_save(root, state, cause)) != 0)
-		goto out;
-	r = gg_journal_emit(j, GG_EVENT_PLAN, json_pack("{s:O, s:s}", "steps", names, "plan", sha256),
-			    plan_seq, cause);
+	r = plan_announce(root, j, state, plan_seq, cause);
 out:
-	json_decref(names);
 	json_decref(state);
 	return r;
 }
@@ -387,7 +470,7 @@ static char *unit_dir(void)
 static int install_boot_unit(struct runner *rn, char **cause)
 {
 	static const char *const pass[] = { GG_ENV_ROOT, GG_ENV_BOOT_ID_FILE, GG_ENV_REBOOT_COMMAND,
-					    GG_ENV_UNIT_DIR };
+					    GG_ENV_UNIT_DIR, GG_ENV_REBOOT_WAIT };
 	struct gg_buf unit = GG_BUF_INIT;
 	char *dir = unit_dir(), *path = NULL, *wants = NULL, *link = NULL;
 	size_t i;
@@ -469,24 +552,65 @@ static int run_command(char *const argv[])
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-/* Record the reboot, arrange the resume, reboot. */
-static int do_reboot(struct runner *rn, char **cause)
+/*
+ * The VM did not reboot: the command failed (code, its exit status) or, code -1,
+ * the boot id is still the one it was asked on GG_REBOOT_WAIT_S later.  The plan
+ * fails and the user is told to reboot by hand; the boot unit stays, so that the
+ * plan goes on after that boot (gg_plan_continue), as `resume` also does then.
+ */
+static int reboot_failed(struct runner *rn, int code, char **cause)
+{
+	const char *step = json_string_value(json_object_get(rn->state, "reboot_step"));
+	char what[160];
+	json_t *fields;
+	int r;
+
+	if (code >= 0)
+		snprintf(what, sizeof what, "the reboot command failed (exit %d)", code);
+	else
+		snprintf(what, sizeof what, "the VM did not go down within %lld s of the reboot command",
+			 reboot_wait_s());
+	fields = json_pack("{s:s, s:i}", "msg", what, "code", code);
+	if (step != NULL && fields != NULL)
+		json_object_set_new(fields, "step", json_string(step));
+	if ((r = gg_journal_emit(&rn->journal, GG_EVENT_LOG, fields, NULL, cause)) != 0)
+		return r;
+	gg_fail(cause, GG_HELPER_FAILED,
+		"the VM did not reboot: %s; reboot it yourself, then run 'gcloud-gpu reattach': "
+		"the plan goes on after the boot", what);
+	fields = json_pack("{s:s}", "msg", *cause);
+	if (step != NULL && fields != NULL)
+		json_object_set_new(fields, "step", json_string(step));
+	/* Events first, then the state that follows from them (as finish does). */
+	if ((r = gg_journal_emit(&rn->journal, GG_EVENT_FAILED, fields, NULL, NULL)) != 0)
+		return r;
+	json_object_set_new(rn->state, "reboot_failed", json_true());
+	if ((r = set_state(rn, "failed", NULL)) != 0)
+		return r;
+	return GG_HELPER_FAILED;
+}
+
+/*
+ * Ask for the reboot that state.json records as pending (state "rebooting"): the
+ * `reboot` event, reboot_asked saved, the command.  Failing to log either does not
+ * hold the reboot back (a full disk is no reason to stay unrebooted): without
+ * reboot_asked, a runner started again on this boot asks once more.
+ */
+static int ask_reboot(struct runner *rn, char **cause)
 {
 	const char *command = getenv(GG_ENV_REBOOT_COMMAND);
+	const char *step = json_string_value(json_object_get(rn->state, "reboot_step"));
 	char *sh[] = { "/bin/sh", "-c", (char *)command, NULL };
 	char *systemctl[] = { "/bin/systemctl", "reboot", NULL };
 	char *reboot[] = { "/sbin/reboot", NULL };
+	json_t *fields = json_pack("{s:s}", "boot_id", rn->boot_id);
 	int r;
 
-	/* The unit first: a plan marked "rebooting" must be able to come back by itself. */
-	if ((r = install_boot_unit(rn, cause)) != 0)
-		return r;
-	json_object_set_new(rn->state, "reboot_boot_id", json_string(rn->boot_id));
-	if ((r = set_state(rn, "rebooting", cause)) != 0)
-		return r;
-	if ((r = gg_journal_emit(&rn->journal, GG_EVENT_REBOOT,
-				 json_pack("{s:s}", "boot_id", rn->boot_id), NULL, cause)) != 0)
-		return r;
+	if (step != NULL && fields != NULL)
+		json_object_set_new(fields, "step", json_string(step));
+	gg_journal_emit(&rn->journal, GG_EVENT_REBOOT, fields, NULL, NULL);
+	json_object_set_new(rn->state, "reboot_asked", json_integer(boot_seconds()));
+	set_state(rn, "rebooting", NULL);
 	if (command != NULL && command[0] != '\0')
 		r = run_command(sh);
 	else if (access("/run/systemd/system", F_OK) == 0)
@@ -495,11 +619,7 @@ static int do_reboot(struct runner *rn, char **cause)
 		r = run_command(reboot);
 	if (r == 0)
 		return 0;
-	gg_fail(cause, GG_HELPER_SYSTEM,
-		"the reboot command failed (exit %d); reboot the VM, the plan resumes after it", r);
-	/* Say it where the client looks, too. */
-	gg_journal_emit(&rn->journal, GG_EVENT_LOG, json_pack("{s:s}", "msg", *cause), NULL, NULL);
-	return GG_HELPER_SYSTEM;
+	return reboot_failed(rn, r < 0 ? 127 : r, cause);
 }
 
 /* The plan ended: done or failed. */
@@ -539,8 +659,25 @@ static int run_step(struct runner *rn, json_t *step, int *reboot, int *failed, c
 	tail_reset(rn);
 	if ((r = run_script(rn, "apply", &code, cause)) != 0)
 		return r;
-	if (code == 0 || code == GG_STEP_EXIT_REBOOT) {
-		*reboot = code == GG_STEP_EXIT_REBOOT;
+	if (code == GG_STEP_EXIT_REBOOT) {
+		/*
+		 * The unit first: a plan marked "rebooting" must be able to come back by
+		 * itself.  Then the step's done and the reboot it needs in one state.json
+		 * replacement: killed (or a full disk) before it, the step is not done and
+		 * runs again (steps are idempotent); after it, the reboot is pending and the
+		 * next runner on this boot asks for it rather than go on.
+		 */
+		if ((r = install_boot_unit(rn, cause)) != 0 ||
+		    (r = emit_step(rn, GG_EVENT_STEP_DONE, NULL, cause)) != 0)
+			return r;
+		*reboot = 1;
+		json_object_set_new(step, "state", json_string("done"));
+		json_object_set_new(rn->state, "reboot_boot_id", json_string(rn->boot_id));
+		json_object_set_new(rn->state, "reboot_step", json_string(rn->step));
+		json_object_del(rn->state, "reboot_asked");
+		return set_state(rn, "rebooting", cause);
+	}
+	if (code == 0) {
 		if ((r = emit_step(rn, GG_EVENT_STEP_DONE, NULL, cause)) != 0)
 			return r;
 		return set_step_state(rn, step, "done", cause);
@@ -573,11 +710,17 @@ static int run_plan(struct runner *rn, char **cause)
 	if (rn->release == NULL)
 		return gg_fail(cause, GG_HELPER_SYSTEM, "out of memory");
 	if (strcmp(state, "rebooting") == 0) {
-		const char *before = json_string_value(json_object_get(rn->state, "reboot_boot_id"));
-
-		/* Same boot: the reboot never happened (or failed); ask for it again. */
-		if (before != NULL && strcmp(before, rn->boot_id) == 0)
-			return do_reboot(rn, cause);
+		switch (gg_plan_reboot(rn->state, rn->boot_id)) {
+		case GG_REBOOT_TO_ASK:
+			return ask_reboot(rn, cause); /* a runner died before asking */
+		case GG_REBOOT_GOING:
+			return 0; /* asked for, and the VM is going down: nothing to do */
+		case GG_REBOOT_OVERDUE:
+			return reboot_failed(rn, -1, cause);
+		default:
+			break;
+		}
+		json_object_del(rn->state, "reboot_asked");
 		if ((r = set_state(rn, "running", cause)) != 0)
 			return r;
 	}
@@ -591,7 +734,7 @@ static int run_plan(struct runner *rn, char **cause)
 		if (failed)
 			return finish(rn, 1, cause);
 		if (reboot)
-			return do_reboot(rn, cause);
+			return ask_reboot(rn, cause);
 	}
 	rn->step = NULL;
 	return finish(rn, 0, cause);
@@ -618,6 +761,11 @@ int gg_runner_run(struct helper_context *ctx, int lock_fd, char **cause)
 	    (lock < 0 && (r = gg_lock_take(ctx->root, GG_RUNNER_LOCK_WAIT_MS, &lock, cause)) != 0) ||
 	    (r = gg_journal_open(&rn.journal, ctx->root, cause)) != 0 ||
 	    (r = gg_state_load(ctx->root, &rn.state, cause)) != 0)
+		goto out;
+	/* Failed for want of a reboot, and rebooted since (by hand): go on. */
+	if (rn.state != NULL && !gg_plan_unfinished(rn.state) &&
+	    gg_plan_reboot(rn.state, rn.boot_id) == GG_REBOOT_HAPPENED &&
+	    (r = gg_plan_continue(ctx->root, &rn.journal, rn.state, NULL, cause)) != 0)
 		goto out;
 	if (rn.state == NULL || !gg_plan_unfinished(rn.state))
 		goto out; /* nothing to do: another runner finished it */
@@ -651,8 +799,8 @@ static const char *systemd_run_path(void)
 static int spawn_systemd(struct helper_context *ctx, const char *systemd_run)
 {
 	static const char *const pass[] = { GG_ENV_ROOT, GG_ENV_BOOT_ID_FILE, GG_ENV_REBOOT_COMMAND,
-					    GG_ENV_UNIT_DIR, "PATH" };
-	char *argv[16], *setenv_args[5] = { NULL };
+					    GG_ENV_UNIT_DIR, GG_ENV_REBOOT_WAIT, "PATH" };
+	char *argv[16], *setenv_args[6] = { NULL };
 	size_t i, n = 0;
 	int r;
 

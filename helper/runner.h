@@ -11,14 +11,24 @@
  *
  *   step-start; `check` (exit 0: step-skipped) else `apply`:
  *     0    step-done, next step
- *     100  step-done; state "rebooting" with the boot id; boot unit installed;
- *          `reboot` event; the reboot command.  Started again on a new boot id, it
- *          goes on with the next step (on the same boot id it reboots again).
+ *     100  the boot unit installed; step-done; then ONE state.json replacement
+ *          records both the step done and the reboot pending (state "rebooting",
+ *          reboot_boot_id, reboot_step); `reboot` event; reboot_asked (seconds of
+ *          CLOCK_BOOTTIME) saved; the reboot command.  Started again on a new boot id,
+ *          it goes on with the next step.
  *     else step-failed (code, tail), failed; the plan ends.
  *   all done: done; the boot unit is removed.
  *
  * Killed at any point, the next runner starts again at the step that was running,
- * whose `check` decides whether `apply` runs again; seq numbers continue.
+ * whose `check` decides whether `apply` runs again; seq numbers continue.  Killed
+ * after the reboot was recorded, the next runner on the same boot id asks for it
+ * (gg_plan_reboot says GG_REBOOT_TO_ASK) rather than go on.
+ *
+ * A reboot that fails (the command exits non-zero, or the boot id is still the same
+ * GG_REBOOT_WAIT_S after it was asked for) fails the plan: a `log` event with the
+ * command's exit status, `failed` saying to reboot by hand, state "failed" with
+ * reboot_failed.  The boot unit stays: after a reboot by hand the plan goes on
+ * (gg_plan_continue) from the boot unit or from `resume`.
  */
 #ifndef GG_RUNNER_H
 #define GG_RUNNER_H
@@ -33,6 +43,12 @@
 #define GG_ENV_UNIT_DIR "GCLOUD_GPU_UNIT_DIR"
 /* Tests only: a command run with /bin/sh -c instead of rebooting. */
 #define GG_ENV_REBOOT_COMMAND "GCLOUD_GPU_REBOOT_COMMAND"
+/*
+ * Tests only: seconds a VM may take to go down after the reboot command returned
+ * (default GG_REBOOT_WAIT_S); past it, the reboot did not happen.
+ */
+#define GG_ENV_REBOOT_WAIT "GCLOUD_GPU_REBOOT_WAIT"
+#define GG_REBOOT_WAIT_S 300
 #define GG_UNIT_NAME "gcloud-gpu-resume.service"
 /* Where the runner's own stdout/stderr go when it runs as a daemon. */
 #define GG_FILE_RUNNER_LOG "runner.log"
@@ -59,6 +75,26 @@ int gg_plan_start(const char *root, struct gg_journal *j, const char *sha256,
 
 /* Whether a state object is of a plan still to be finished (running or rebooting). */
 int gg_plan_unfinished(json_t *state);
+
+/* Where a plan's reboot stands, seen from boot id boot_id. */
+enum gg_reboot {
+	GG_REBOOT_NONE,     /* none pending (or the plan failed for one on this boot) */
+	GG_REBOOT_HAPPENED, /* asked on another boot id: go on with the next step */
+	GG_REBOOT_TO_ASK,   /* recorded, not asked for yet (a runner died): ask now */
+	GG_REBOOT_GOING,    /* asked under GG_REBOOT_WAIT_S ago: the VM is going down */
+	GG_REBOOT_OVERDUE,  /* asked longer ago and still this boot: it did not happen */
+};
+
+enum gg_reboot gg_plan_reboot(json_t *state, const char *boot_id);
+
+/*
+ * A plan that failed because the VM did not reboot, now rebooted (by hand): a new
+ * run of it that keeps the steps done, under the lock with the journal open.  state
+ * becomes "running" with a new plan_seq (saved first), then the `plan` event;
+ * *plan_seq is its seq.  state is changed in place.
+ */
+int gg_plan_continue(const char *root, struct gg_journal *j, json_t *state, long long *plan_seq,
+		     char **cause);
 
 /*
  * The `run` command's body: run the current plan to its end, a reboot or a failure.

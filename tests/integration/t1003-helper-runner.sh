@@ -143,7 +143,7 @@ test_expect_success 'after the boot (new boot id) the runner goes on with the ne
 	helper_events_check "$TEST_DIR/ev" &&
 	event_types "$TEST_DIR/ev" | grep -v "^log\|^progress\|^hello\|^plan" >"$TEST_DIR/types" &&
 	printf "%s\n" "step-start 10-first" "step-done 10-first" "step-start 20-reboot" \
-		"step-done 20-reboot" reboot "step-start 30-last" "step-done 30-last" done |
+		"step-done 20-reboot" "reboot 20-reboot" "step-start 30-last" "step-done 30-last" done |
 		test_cmp - "$TEST_DIR/types" &&
 	printf "%s\n" "first apply" "reboot step apply" "last apply" | test_cmp - "$TEST_DIR/trace" &&
 	[ ! -e "$GCLOUD_GPU_UNIT_DIR/gcloud-gpu-resume.service" ] &&
