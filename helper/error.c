@@ -25,12 +25,12 @@ static char *format_message(const char *fmt, va_list ap)
  * encoded C1 range (U+0080..U+009F, where U+009B acts as CSI on some terminals),
  * with '?', so that a cause stays one line and cannot carry an escape sequence.
  */
-static void make_printable(char *s)
+void gg_printable(char *s, int keep_tabs)
 {
 	unsigned char *p = (unsigned char *)s, *out = p;
 
 	for (; *p != '\0'; p++) {
-		if (*p < 0x20 || *p == 0x7f) {
+		if ((*p < 0x20 && !(keep_tabs && *p == '\t')) || *p == 0x7f) {
 			*out++ = '?';
 		} else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
 			*out++ = '?';
@@ -45,7 +45,7 @@ static void make_printable(char *s)
 static void replace_cause(char **cause, char *message)
 {
 	if (message != NULL)
-		make_printable(message);
+		gg_printable(message, 0);
 	if (cause == NULL) {
 		free(message);
 		return;

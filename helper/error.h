@@ -15,6 +15,14 @@
 #include <stdarg.h>
 
 /*
+ * Replace, in place, every control character of s (C0 but a tab when keep_tabs is
+ * set, DEL, and the C1 range as UTF-8 encodes it) with '?': text from elsewhere (a
+ * VM's step output, a manifest's path) can then be printed on a terminal without
+ * moving its cursor, retitling its window or otherwise driving it.
+ */
+void gg_printable(char *s, int keep_tabs);
+
+/*
  * Set *cause (when cause is not NULL) to the formatted message, replacing and freeing
  * any message already there, and return code.  Out of memory leaves a fixed message.
  */

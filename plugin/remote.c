@@ -167,7 +167,7 @@ static char *last_line(const char *text)
 		;
 	if (start == end)
 		return xstrdup("no error message");
-	return strndup(start, (size_t)(end - start));
+	return xstrndup(start, (size_t)(end - start));
 }
 
 int remote_helper_failed(struct remote *r, const char *what, int status, const char *err,
@@ -471,6 +471,7 @@ struct stream {
 	int ended;
 	char *failed_step;
 	char *failed_tail;
+	char *failed_msg;       /* the "failed" event's own message, when no step failed */
 	int failed_code;
 };
 
@@ -478,6 +479,7 @@ static void stream_release(struct stream *s)
 {
 	free(s->failed_step);
 	free(s->failed_tail);
+	free(s->failed_msg);
 	memset(s, 0, sizeof *s);
 }
 
@@ -541,6 +543,8 @@ static int take_line(struct remote *r, struct stream *s, const char *line, size_
 	case GG_EVENT_FAILED:
 		s->ended = 1;
 		s->end = FOLLOW_FAILED;
+		free(s->failed_msg);
+		s->failed_msg = ev.msg != NULL ? last_line(ev.msg) : NULL;
 		break;
 	default:
 		break;
@@ -676,6 +680,9 @@ int remote_follow(struct remote *r, const char *first_args, const char *again,
 			rc = gg_fail(cause, GG_EXIT_STEP, "step '%s' failed on %s (exit %d): %s",
 				     s.failed_step, r->target->name, s.failed_code,
 				     s.failed_tail != NULL ? s.failed_tail : "no output");
+		else if (s.failed_msg != NULL)
+			rc = gg_fail(cause, GG_EXIT_STEP, "the plan failed on %s: %s", r->target->name,
+				     s.failed_msg);
 		else
 			rc = gg_fail(cause, GG_EXIT_STEP, "the plan failed on %s", r->target->name);
 	}

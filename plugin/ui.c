@@ -18,6 +18,7 @@
 #include <jansson.h>
 
 #include "clock.h"
+#include "error.h"
 #include "xmalloc.h"
 
 enum step_state {
@@ -116,6 +117,18 @@ void ui_clear(struct ui *ui)
 	fflush(ui->out);
 }
 
+/* vfprintf, but what it prints goes through gg_printable first (tabs kept). */
+static void print_clean(FILE *f, const char *fmt, va_list ap)
+{
+	char *text = NULL;
+
+	if (vasprintf(&text, fmt, ap) < 0)
+		return;
+	gg_printable(text, 1);
+	fputs(text, f);
+	free(text);
+}
+
 /* One line of the live block, cut to the width (bytes; our text is ASCII but marks). */
 static void block_line(struct ui *ui, int width, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -127,6 +140,7 @@ static void block_line(struct ui *ui, int width, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof line, fmt, ap);
 	va_end(ap);
+	gg_printable(line, 1);
 	if ((int)strlen(line) > width - 1)
 		line[width - 1] = '\0';
 	fprintf(ui->out, "%s\n", line);
@@ -236,7 +250,7 @@ static void print_line(struct ui *ui, const char *fmt, ...)
 
 	ui_clear(ui);
 	va_start(ap, fmt);
-	vfprintf(ui->out, fmt, ap);
+	print_clean(ui->out, fmt, ap);
 	va_end(ap);
 	fputc('\n', ui->out);
 }
@@ -360,7 +374,7 @@ void ui_note(struct ui *ui, const char *fmt, ...)
 
 	ui_clear(ui);
 	va_start(ap, fmt);
-	vfprintf(f, fmt, ap);
+	print_clean(f, fmt, ap);
 	va_end(ap);
 	fputc('\n', f);
 	fflush(f);

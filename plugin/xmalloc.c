@@ -50,6 +50,15 @@ char *xstrdup(const char *s)
 	return p;
 }
 
+char *xstrndup(const char *s, size_t n)
+{
+	char *p = strndup(s, n);
+
+	if (p == NULL)
+		out_of_memory(n + 1);
+	return p;
+}
+
 int xasprintf(char **out, const char *fmt, ...)
 {
 	va_list ap;

@@ -13,6 +13,7 @@ void *xmalloc(size_t size);
 void *xcalloc(size_t count, size_t size);
 void *xrealloc(void *ptr, size_t size);
 char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
 int xasprintf(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -76,4 +76,17 @@ test_expect_success 'a failing step names itself and its last output, exit 6' '
 	! grep -q "^\[30-check\] started" "$TEST_DIR/fail.out"
 '
 
+test_expect_success 'what steps print cannot drive the terminal: control characters show as ?' '
+	copy_demo &&
+	printf "%s\n" "#!/bin/sh" "[ \"\$1\" = check ] && exit 1" \
+		"printf \"title\\033]0;pwned\\007 clear\\033[2J bell\\007\\n\"" \
+		"printf \"c1 \\302\\233 end\\n\" >&2" "exit 4" >"$TEST_DIR/recipe/steps/25-esc.sh" &&
+	chmod +x "$TEST_DIR/recipe/steps/25-esc.sh" &&
+	{ gg push "${TARGET[@]}" --payload "$TEST_DIR/recipe" >"$TEST_DIR/esc.out" 2>"$TEST_DIR/esc.err"; [ $? -eq 6 ]; } &&
+	test_grep "title?\]0;pwned? clear?\[2J bell?" "$TEST_DIR/esc.out" &&
+	test_grep "step .25-esc. failed .*c1 ? end" "$TEST_DIR/esc.err" &&
+	! LC_ALL=C grep -q "$(printf "[\001-\010\013-\037\177]")" "$TEST_DIR/esc.out" "$TEST_DIR/esc.err" &&
+	! LC_ALL=C grep -q "$(printf "\302\233")" "$TEST_DIR/esc.out" "$TEST_DIR/esc.err"
+'
+
 test_done
