@@ -11,30 +11,14 @@
 #   what the VM held then (bench_vm_held), and what a second push sends: its payload
 #   bytes beyond what was missing are the figure.
 #
-# Goal: under 1% of the payload re-sent.
-
-# A relay cutting after half the payload; sets RELAY_PID and RELAY_TARGET.
-resume_relay() {
-	local port
-	rm -f "$TEST_DIR/relay.port"
-	python3 "$RELAY" "$TEST_DIR/relay.port" "$SSHD_PORT" --cut-after "$((BENCH_SIZE / 2))" &
-	RELAY_PID=$!
-	test_track_pid "$RELAY_PID"
-	for _ in $(seq 50); do [ -s "$TEST_DIR/relay.port" ] && break; sleep 0.1; done
-	port=$(cat "$TEST_DIR/relay.port")
-	printf '[127.0.0.1]:%s %s\n' "$port" "$(cut -d' ' -f1-2 "$SSHD_DIR/host_ed25519.pub")" \
-		>"$TEST_DIR/relay_known_hosts"
-	RELAY_PORT=$port
-	RELAY_TARGET=(--ssh "$SSHD_USER@127.0.0.1:$port" -i "$SSHD_CLIENT_KEY"
-		--known-hosts "$TEST_DIR/relay_known_hosts" --connect-timeout 5)
-}
+# Goal: under 1% of the payload re-sent.  The relay is lib-cli.sh's start_relay.
 
 case_resume() {
 	local log=$TEST_DIR/resume push_pid held sent saved_target=("${TARGET[@]}") rc
 	for _ in $(seq "$BENCH_RUNS"); do
 		bench_vm_reset && bench_settle
-		resume_relay
-		TARGET=("${RELAY_TARGET[@]}")
+		start_relay --cut-after "$((BENCH_SIZE / 2))"
+		TARGET=("${VIA_RELAY[@]}")
 		BENCH_WIRE_PORT=$RELAY_PORT bench_push_wire "$log"
 		rc=$?
 		TARGET=("${saved_target[@]}")
@@ -46,8 +30,8 @@ case_resume() {
 			"$(($(bench_wire_last) - $(bench_payload_bytes)))"
 
 		bench_vm_reset && bench_settle
-		resume_relay
-		"$GG_CLI" push "${RELAY_TARGET[@]}" --payload "$PAYLOAD" >"$log.cut" 2>&1 &
+		start_relay --cut-after "$((BENCH_SIZE / 2))"
+		"$GG_CLI" push "${VIA_RELAY[@]}" --payload "$PAYLOAD" >"$log.cut" 2>&1 &
 		push_pid=$!
 		test_track_pid "$push_pid"
 		wait_for_line "$log.cut" "lost the connection" >/dev/null || { cat "$log.cut" >&2; return 1; }

@@ -75,10 +75,13 @@ sent_bytes() {
 }
 
 # A relay (tools/relay.py, options passed on) in front of sshd, with the same host key
-# for its port in a known_hosts file: VIA_RELAY is the target through it.
+# for its port in a known_hosts file: VIA_RELAY is the target through it, RELAY_PORT
+# its port and RELAY_PID its process (stop_relay stops it; the EXIT trap does too).
 start_relay() {
 	rm -f "$TEST_DIR/relay.port"
-	python3 "$RELAY" "$TEST_DIR/relay.port" "$SSHD_PORT" "$@" & test_track_pid $!
+	python3 "$RELAY" "$TEST_DIR/relay.port" "$SSHD_PORT" "$@" &
+	RELAY_PID=$!
+	test_track_pid "$RELAY_PID"
 	for _ in $(seq 50); do [ -s "$TEST_DIR/relay.port" ] && break; sleep 0.1; done
 	RELAY_PORT=$(cat "$TEST_DIR/relay.port")
 	printf "[127.0.0.1]:%s %s\n" "$RELAY_PORT" "$(cut -d" " -f1-2 "$SSHD_DIR/host_ed25519.pub")" \
@@ -86,6 +89,12 @@ start_relay() {
 	# shellcheck disable=SC2034 # used by the scripts that source this
 	VIA_RELAY=(--ssh "$SSHD_USER@127.0.0.1:$RELAY_PORT" -i "$SSHD_CLIENT_KEY"
 		--known-hosts "$TEST_DIR/relay_known_hosts" --connect-timeout 5)
+}
+
+stop_relay() {
+	test_stop_pid "$RELAY_PID"
+	wait "$RELAY_PID" 2>/dev/null
+	return 0
 }
 
 # Add a step to $TEST_DIR/recipe that prints N lines, one each 0.3 s (a long step).

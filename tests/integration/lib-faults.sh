@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # tests/integration/lib-faults.sh: what the fault-injection schedules (t9NNN) share, on
-# top of lib-cli.sh: a relay that cuts the link, the runner's PIDs to kill, and the
-# checks of the end state every schedule must reach:
+# top of lib-cli.sh (whose start_relay/stop_relay give the relay that cuts the link):
+# the runner's PIDs to kill, and the checks of the end state every schedule must reach:
 #
 #   check_journal RELEASE   every step ran to completion exactly once after the last
 #                           time it was started (the steps of recipes/faults log
@@ -32,26 +32,6 @@ fault_seeds() {
 	fi
 	first=${GG_FAULT_SEED:-1}
 	echo "${GG_FAULT_SEEDS:-$(seq "$first" "$((first + schedules - 1))")}"
-}
-
-# A relay in front of sshd for this schedule; $RELAY_TARGET reaches sshd through it.
-start_relay() {
-	rm -f "$TEST_DIR/relay.port"
-	python3 "$RELAY" "$TEST_DIR/relay.port" "$SSHD_PORT" "$@" &
-	RELAY_PID=$!
-	test_track_pid "$RELAY_PID"
-	for _ in $(seq 50); do [ -s "$TEST_DIR/relay.port" ] && break; sleep 0.1; done
-	RELAY_PORT=$(cat "$TEST_DIR/relay.port")
-	printf "[127.0.0.1]:%s %s\n" "$RELAY_PORT" "$(cut -d" " -f1-2 "$SSHD_DIR/host_ed25519.pub")" \
-		>"$TEST_DIR/relay_known_hosts"
-	RELAY_TARGET=(--ssh "$SSHD_USER@127.0.0.1:$RELAY_PORT" -i "$SSHD_CLIENT_KEY"
-		--known-hosts "$TEST_DIR/relay_known_hosts" --connect-timeout 5)
-}
-
-stop_relay() {
-	test_stop_pid "$RELAY_PID"
-	wait "$RELAY_PID" 2>/dev/null
-	return 0
 }
 
 # Is PID a process of this test's VM (its environment names our root)?  Only those

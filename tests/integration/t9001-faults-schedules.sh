@@ -49,7 +49,7 @@ run_schedule() {
 	*) start_relay --cut-file "$TEST_DIR/cut" ;;
 	esac
 	echo "seed $seed: fault $kind, delay 0.$delay s"
-	"$GG_CLI" push "${RELAY_TARGET[@]}" --payload "$dir/recipe" --json \
+	"$GG_CLI" push "${VIA_RELAY[@]}" --payload "$dir/recipe" --json \
 		>"$out/push.json" 2>"$out/push.err" &
 	push_pid=$!
 	case $kind in
@@ -67,14 +67,14 @@ run_schedule() {
 	release=$(plan_of "$last_push")
 	if [ -z "$release" ]; then
 		last_push=$out/push-again.json
-		timeout 60 "$GG_CLI" push "${RELAY_TARGET[@]}" --payload "$dir/recipe" --json \
+		timeout 60 "$GG_CLI" push "${VIA_RELAY[@]}" --payload "$dir/recipe" --json \
 			>"$out/push-again.json" 2>"$out/push-again.err"
 		release=$(plan_of "$out/push-again.json")
 	fi
 	[ -n "$release" ] || { echo "seed $seed: no plan started"; tail -n 3 "$out"/*.err; stop_relay; return 1; }
 	for i in 1 2 3; do
 		plan_done "$release" && break
-		timeout 60 "$GG_CLI" reattach "${RELAY_TARGET[@]}" --json >"$out/reattach-$i.json" \
+		timeout 60 "$GG_CLI" reattach "${VIA_RELAY[@]}" --json >"$out/reattach-$i.json" \
 			2>"$out/reattach-$i.err"
 	done
 	stop_relay

@@ -177,7 +177,7 @@ run_schedule() {
 	0) fill_disk 0 "$method" ;;
 	1) fill_disk "$((16384 + RANDOM * (bulk - 32768) / 32768))" "$method" ;;
 	2) fill_disk "$((bulk + 65536 + RANDOM * bulk / 65536))" "$method" ;;
-	5) start_relay --cut-file "$TEST_DIR/cut" && target=("${RELAY_TARGET[@]}") &&
+	5) start_relay --cut-file "$TEST_DIR/cut" && target=("${VIA_RELAY[@]}") &&
 	   sshd_restart_in_time "$(((1 + RANDOM % 30) * 86400))" || return 1 ;;
 	esac
 	rm -f "$TEST_DIR/cut"
