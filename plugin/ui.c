@@ -119,6 +119,8 @@ void ui_clear(struct ui *ui)
 
 /* vfprintf, but what it prints goes through gg_printable first (tabs kept). */
 static void print_clean(FILE *f, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+static void print_clean(FILE *f, const char *fmt, va_list ap)
 {
 	char *text = NULL;
 
