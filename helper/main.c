@@ -12,6 +12,7 @@
 
 #include "error.h"
 #include "helper.h"
+#include "lookup.h"
 #include "protocol.h"
 
 static const struct helper_command commands[] = {
@@ -51,30 +52,20 @@ static void usage(FILE *f)
 		"GCLOUD_GPU_REBOOT_COMMAND", "GCLOUD_GPU_UNIT_DIR", "GCLOUD_GPU_REBOOT_WAIT");
 }
 
-/* Exact name first, then a unique prefix; ambiguous prefixes are listed. */
+/* Exact name first, then a unique prefix (lookup.h); ambiguous prefixes are listed. */
 static const struct helper_command *find_command(const char *name, char **cause)
 {
-	const struct helper_command *found = NULL;
-	size_t i, len = strlen(name), matches = 0;
-	char list[256] = "";
+	char *candidates = NULL;
+	long i = gg_lookup(commands, sizeof commands[0], COMMAND_COUNT, name, &candidates);
 
-	for (i = 0; i < COMMAND_COUNT; i++)
-		if (strcmp(commands[i].name, name) == 0)
-			return &commands[i];
-	for (i = 0; i < COMMAND_COUNT; i++) {
-		if (len == 0 || strncmp(commands[i].name, name, len) != 0)
-			continue;
-		found = &commands[i];
-		matches++;
-		strncat(list, " ", sizeof list - strlen(list) - 1);
-		strncat(list, commands[i].name, sizeof list - strlen(list) - 1);
-	}
-	if (matches == 1)
-		return found;
-	if (matches > 1)
-		gg_fail(cause, GG_HELPER_USAGE, "ambiguous command '%s':%s", name, list);
+	if (i >= 0)
+		return &commands[i];
+	if (i == -2)
+		gg_fail(cause, GG_HELPER_USAGE, "ambiguous command '%s':%s", name,
+			candidates != NULL ? candidates : "");
 	else
 		gg_fail(cause, GG_HELPER_USAGE, "unknown command '%s' (see --help)", name);
+	free(candidates);
 	return NULL;
 }
 

@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "error.h"
 #include "gce.h"
+#include "lookup.h"
 #include "protocol.h"
 
 const struct cli_command cli_commands[] = {
@@ -47,31 +48,21 @@ void cli_usage(FILE *f)
 		   "  8 the helper on the VM refused or failed\n");
 }
 
-/* Exact name, else a unique prefix; an ambiguous prefix lists the candidates. */
+/* Exact name, else a unique prefix (lookup.h); an ambiguous prefix lists the candidates. */
 static const struct cli_command *find_command(const char *name, char **cause)
 {
-	const struct cli_command *c, *found = NULL;
-	size_t len = strlen(name);
-	int matches = 0;
-	char list[512] = "";
+	char *candidates = NULL;
+	long i = gg_lookup(cli_commands, sizeof cli_commands[0],
+			   sizeof cli_commands / sizeof cli_commands[0], name, &candidates);
 
-	for (c = cli_commands; c->name != NULL; c++)
-		if (strcmp(c->name, name) == 0)
-			return c;
-	for (c = cli_commands; c->name != NULL; c++) {
-		if (len == 0 || strncmp(c->name, name, len) != 0)
-			continue;
-		found = c;
-		matches++;
-		strncat(list, " ", sizeof list - strlen(list) - 1);
-		strncat(list, c->name, sizeof list - strlen(list) - 1);
-	}
-	if (matches == 1)
-		return found;
-	if (matches > 1)
-		gg_fail(cause, GG_EXIT_USAGE, "ambiguous command '%s', could be:%s", name, list);
+	if (i >= 0)
+		return &cli_commands[i];
+	if (i == -2)
+		gg_fail(cause, GG_EXIT_USAGE, "ambiguous command '%s', could be:%s", name,
+			candidates != NULL ? candidates : "");
 	else
 		gg_fail(cause, GG_EXIT_USAGE, "unknown command '%s' (see gcloud-gpu --help)", name);
+	free(candidates);
 	return NULL;
 }
 
