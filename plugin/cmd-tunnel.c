@@ -72,6 +72,7 @@ int cmd_tunnel(int argc, char **argv, char **cause)
 	struct ui *ui = NULL;
 	const char *arg;
 	char *token = NULL;
+	const char *why;
 	long port = 8888, remote_port = 8888;
 	enum opt_result res;
 	int id, rc, fd = -1;
@@ -100,12 +101,11 @@ int cmd_tunnel(int argc, char **argv, char **cause)
 	if ((rc = listen_local(&port, &fd, cause)) != 0 ||
 	    (rc = remote_open(&r, &t, ui, 0, cause)) != 0)
 		goto out;
-	token = remote_read_token(&r);
+	token = remote_read_token(&r, &why);
 	if (token != NULL)
 		printf("Jupyter on %s: http://127.0.0.1:%ld/?token=%s\n", t.name, port, token);
 	else
-		printf("Jupyter on %s: http://127.0.0.1:%ld/ (no token on the VM yet: has push "
-		       "finished?)\n", t.name, port);
+		printf("Jupyter on %s: http://127.0.0.1:%ld/ (%s)\n", t.name, port, why);
 	printf("forwarding 127.0.0.1:%ld to the VM's 127.0.0.1:%ld; ^C to stop\n", port, remote_port);
 	fflush(stdout);
 	rc = ssh_conn_tunnel(r.conn, fd, "127.0.0.1", (int)remote_port, &remote_interrupted, cause);

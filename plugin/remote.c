@@ -692,24 +692,29 @@ int remote_follow(struct remote *r, const char *first_args, const char *again,
 	return rc;
 }
 
-char *remote_read_token(struct remote *r)
+char *remote_read_token(struct remote *r, const char **why)
 {
-	struct gg_buf cmd = GG_BUF_INIT, out = GG_BUF_INIT;
+	struct gg_buf cmd = GG_BUF_INIT, out = GG_BUF_INIT, err = GG_BUF_INIT;
 	char *path, *token = NULL;
-	int status;
+	int status = -1;
 
+	*why = "no token on the VM yet: has push finished?";
 	xasprintf(&path, "%s/%s", r->root, GG_FILE_TOKEN);
 	gg_buf_addf(&cmd, "%scat ", r->prefix);
 	ssh_shell_quote(&cmd, path);
-	gg_buf_addstr(&cmd, " 2>/dev/null");
-	if (ssh_conn_run(r->conn, cmd.data, NULL, 0, &out, NULL, &status, NULL) == 0 && status == 0) {
+	if (ssh_conn_run(r->conn, cmd.data, NULL, 0, &out, &err, &status, NULL) == 0 && status == 0) {
 		while (out.len > 0 && (out.data[out.len - 1] == '\n' || out.data[out.len - 1] == '\r'))
 			out.data[--out.len] = '\0';
 		if (out.len > 0 && strpbrk(out.data, " \n\t&#?") == NULL)
 			token = gg_buf_detach(&out, NULL);
+	} else if (r->prefix[0] != '\0' && strstr(err.data, "sudo:") != NULL) {
+		/* The token is root's (0600): a user whom sudo asks for a password cannot read it. */
+		*why = "cannot read the token as root: 'sudo -n' refused (passwordless sudo is "
+		       "needed for a user other than root); read it on the VM with sudo";
 	}
 	gg_buf_release(&cmd);
 	gg_buf_release(&out);
+	gg_buf_release(&err);
 	free(path);
 	return token;
 }

@@ -116,7 +116,10 @@ enum follow_end {
 int remote_follow(struct remote *r, const char *args, const char *again,
 		  double deadline, char **cause);
 
-/* The Jupyter token kept on the VM, malloc'd, or NULL when there is none (yet). */
-char *remote_read_token(struct remote *r);
+/*
+ * The Jupyter token kept on the VM, malloc'd; or NULL, with *why saying why in a few
+ * words (none yet, or sudo refused a user other than root).
+ */
+char *remote_read_token(struct remote *r, const char **why);
 
 #endif

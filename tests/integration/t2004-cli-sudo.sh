@@ -48,4 +48,14 @@ test_expect_success 'a user without passwordless sudo is refused clearly, exit 8
 	test_grep "with .sudo -n. (passwordless sudo is needed" "$TEST_DIR/err"
 '
 
+test_expect_success 'tunnel for a user without passwordless sudo says why there is no token' '
+	local_port=$(free_port) &&
+	{ "$GG_CLI" tunnel --ssh "$nosudo@127.0.0.1:$SSHD_PORT" -i "$SSHD_CLIENT_KEY" \
+		--known-hosts "$SSHD_KNOWN_HOSTS" --port "$local_port" >"$TEST_DIR/tun.out" 2>&1 & pid=$!; } &&
+	test_track_pid "$pid" &&
+	for _ in $(seq 50); do grep -q "^forwarding" "$TEST_DIR/tun.out" && break; sleep 0.1; done &&
+	test_grep "^Jupyter on .*.sudo -n. refused (passwordless sudo is needed" "$TEST_DIR/tun.out" &&
+	kill -INT "$pid" && wait "$pid"
+'
+
 test_done
