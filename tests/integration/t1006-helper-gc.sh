@@ -8,7 +8,9 @@
 helper_env
 export GG_NO_REBOOT=1
 
+# shellcheck disable=SC2034 # used in the test bodies
 BLOBS=$GCLOUD_GPU_ROOT/blobs
+# shellcheck disable=SC2034 # used in the test bodies
 RELEASES=$GCLOUD_GPU_ROOT/releases
 
 # Every blob (and partial) last used two hours ago: past the grace.
