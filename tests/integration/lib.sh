@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # tests/integration/lib.sh: the harness every behaviour test sources.
 #
 #   . "$GG_SOURCE_DIR/tests/integration/lib.sh"
