@@ -42,7 +42,7 @@ test_track_pid() {
 
 # Stop a tracked process: TERM, a short wait, then KILL.
 test_stop_pid() {
-	local pid=$1 i
+	local pid=$1
 	kill -TERM "$pid" 2>/dev/null || return 0
 	for _ in $(seq 1 50); do
 		kill -0 "$pid" 2>/dev/null || return 0
