@@ -130,7 +130,7 @@ wait_for_port() {
 }
 
 sshd_start() {
-	local dir="$TEST_DIR/sshd" sshd_bin attempt
+	local dir="$TEST_DIR/sshd" sshd_bin
 	sshd_bin=$(command -v sshd || echo /usr/sbin/sshd)
 	[ -x "$sshd_bin" ] || { echo "sshd not found: run tools/deps"; return 1; }
 	mkdir -p "$dir"
@@ -147,7 +147,7 @@ sshd_start() {
 	if [ "$(id -u)" -eq 0 ] && [ ! -d /run/sshd ]; then
 		mkdir -p /run/sshd && chmod 755 /run/sshd
 	fi
-	for attempt in 1 2 3 4 5; do
+	for _ in 1 2 3 4 5; do
 		SSHD_PORT=$(free_port)
 		cat >"$dir/sshd_config" <<CONFIG
 Port $SSHD_PORT

@@ -52,6 +52,7 @@ test_expect_success 'apply lays out the release as copies, not links into the st
 '
 
 # Inode and ctime of the release, a directory in it and two files: any copy moves them.
+# shellcheck disable=SC2154 # rel is set in the test bodies before this runs
 rel_stat() {
 	stat -c "%n %i %z" "$rel" "$rel/steps" "$rel/README" "$rel/steps/10-first.sh"
 }

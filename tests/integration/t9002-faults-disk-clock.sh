@@ -47,6 +47,7 @@ if [ "$(id -u)" -ne 0 ] || ! mount -t tmpfs -o "size=$DISK_SIZE,mode=0700" tmpfs
 	test_done
 fi
 # Stop what runs on the mount before unmounting it, then the usual clean-up.
+# shellcheck disable=SC2154 # test_pids is lib.sh's
 cleanup_mount() {
 	local pid
 	for pid in "${test_pids[@]}"; do
