@@ -32,14 +32,21 @@ void gg_gc_touch(const char *root, const char *sha256)
 	free(blob);
 }
 
+/* The manifests collection keeps, loaded, and whether each one's release was intact. */
+struct kept {
+	const char *sha256;
+	struct gg_manifest m;
+	int intact;
+};
+
 /*
- * The set (a JSON object used as one) of every sha256 the kept manifests need: the
- * manifests' own names in *manifests, those and all the blobs they list in *blobs.
+ * Load the kept manifests into k (count of them, NULL names skipped) and make the set
+ * (a JSON object used as one) of every sha256 they need: the manifests' own names in
+ * *manifests, those and all the blobs they list in *blobs.
  */
-static int keep_set(const char *root, const char *const *keep, size_t count,
+static int keep_set(const char *root, const char *const *keep, size_t count, struct kept *k,
 		    json_t **manifests, json_t **blobs, char **cause)
 {
-	struct gg_manifest m = GG_MANIFEST_INIT;
 	size_t i, j;
 
 	*manifests = json_object();
@@ -49,13 +56,14 @@ static int keep_set(const char *root, const char *const *keep, size_t count,
 	for (i = 0; i < count; i++) {
 		if (keep[i] == NULL)
 			continue;
-		if (gg_store_load_manifest(root, keep[i], &m, cause) != 0)
+		k[i].sha256 = keep[i];
+		if (gg_store_load_manifest(root, keep[i], &k[i].m, cause) != 0)
 			return -1;
+		k[i].intact = gg_release_intact(root, keep[i], &k[i].m);
 		json_object_set_new(*manifests, keep[i], json_true());
 		json_object_set_new(*blobs, keep[i], json_true());
-		for (j = 0; j < m.count; j++)
-			json_object_set_new(*blobs, m.files[j].sha256, json_true());
-		gg_manifest_release(&m);
+		for (j = 0; j < k[i].m.count; j++)
+			json_object_set_new(*blobs, k[i].m.files[j].sha256, json_true());
 	}
 	return 0;
 }
@@ -149,12 +157,31 @@ int gg_gc(const char *root, const char *const *keep, size_t count, struct gg_gc_
 {
 	struct gg_gc_stats st = { 0, 0, 0 };
 	json_t *manifests = NULL, *blobs = NULL;
-	int r;
+	struct kept *k = calloc(count + 1, sizeof *k);   /* each m is GG_MANIFEST_INIT */
+	char *why = NULL;
+	size_t i;
+	int r = k != NULL ? 0 : gg_fail(cause, -1, "out of memory");
 
-	if ((r = keep_set(root, keep, count, &manifests, &blobs, cause)) == 0) {
+	if (r == 0 && (r = keep_set(root, keep, count, k, &manifests, &blobs, cause)) == 0) {
 		collect_releases(root, manifests, &st);
 		collect_blobs(root, blobs, &st);
+		/*
+		 * A kept release shares files (hard links) with the ones just removed: their
+		 * link counts and ctimes moved, so its mark no longer matches.  Nothing but
+		 * this removal touched it (the caller holds the lock: no step runs), so one
+		 * that was intact before is sealed again for what it is now.
+		 */
+		for (i = 0; i < count; i++)
+			if (k[i].intact && st.releases > 0 &&
+			    !gg_release_intact(root, k[i].sha256, &k[i].m) &&
+			    gg_release_reseal(root, k[i].sha256, &k[i].m, &why) != 0) {
+				free(why);
+				why = NULL;
+			}
 	}
+	for (i = 0; k != NULL && i < count; i++)
+		gg_manifest_release(&k[i].m);
+	free(k);
 	if (stats != NULL)
 		*stats = st;
 	json_decref(manifests);

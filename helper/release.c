@@ -342,3 +342,25 @@ out:
 	free(dest);
 	return r;
 }
+
+int gg_release_intact(const char *root, const char *sha256, const struct gg_manifest *m)
+{
+	char *dest = gg_release_path(root, sha256), *mark = gg_release_mark_path(root, sha256);
+	int ok = dest != NULL && mark != NULL && release_intact(dest, mark, m);
+
+	free(dest);
+	free(mark);
+	return ok;
+}
+
+int gg_release_reseal(const char *root, const char *sha256, const struct gg_manifest *m,
+		      char **cause)
+{
+	char *dest = gg_release_path(root, sha256), *mark = gg_release_mark_path(root, sha256);
+	int r = dest != NULL && mark != NULL ? release_mark(dest, mark, m, cause)
+					     : gg_fail(cause, GG_HELPER_SYSTEM, "out of memory");
+
+	free(dest);
+	free(mark);
+	return r;
+}

@@ -47,4 +47,15 @@ char *gg_release_mark_path(const char *root, const char *sha256);
 int gg_release_layout(const char *root, const char *sha256, const char *prev,
 		      const struct gg_manifest *m, char **cause);
 
+/* Whether release sha256 is in place and as its layout left it (its mark matches). */
+int gg_release_intact(const char *root, const char *sha256, const struct gg_manifest *m);
+
+/*
+ * Write the mark of release sha256 again, for its state now.  Only for a release that
+ * was intact before a change the helper made itself: removing an older release that
+ * shared files with it (links) moves their link count and ctime, which no step did.
+ */
+int gg_release_reseal(const char *root, const char *sha256, const struct gg_manifest *m,
+		      char **cause);
+
 #endif

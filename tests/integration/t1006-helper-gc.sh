@@ -88,4 +88,15 @@ test_expect_success 'applying the same payload again collects nothing' '
 	[ -f "$BLOBS/$(readme_blob 6)" ]
 '
 
+test_expect_success 'a kept release that shared files with a collected one stays intact' '
+	v8=$(push_version 8) &&
+	[ ! -e "$RELEASES/$v6" ] &&
+	inode=$(stat -c %i "$RELEASES/$v8/steps/10-first.sh") &&
+	v9=$(push_version 9) &&
+	[ "$(stat -c %i "$RELEASES/$v9/steps/10-first.sh")" = "$inode" ] &&
+	stat -c "%i %z" "$RELEASES/$v9/README" >"$TEST_DIR/v9.stat" &&
+	"$GG_HELPER" apply "$v9" >/dev/null &&
+	stat -c "%i %z" "$RELEASES/$v9/README" | test_cmp "$TEST_DIR/v9.stat" -
+'
+
 test_done
