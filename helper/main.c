@@ -19,7 +19,7 @@ static const struct helper_command commands[] = {
 	{ "probe", cmd_probe, "", "print machine facts (OS, disk, Secure Boot, GPUs) as JSON" },
 	{ "version", cmd_version, "", "print the helper and protocol versions as JSON" },
 	{ "have", cmd_have, "< MANIFEST", "store the manifest; print the blobs missing and their offsets" },
-	{ "recv", cmd_recv, "< TAR.ZST", "store blobs <sha256> or <sha256>.<offset> (resumed), verified" },
+	{ "recv", cmd_recv, "[--manifest N] < TAR", "store blobs <sha256>[.<offset>], verified (--manifest: have first)" },
 	{ "unpack", cmd_unpack, "ARCHIVE DEST", "extract an untrusted tar(.zst) safely into DEST" },
 	{ "apply", cmd_apply, "MANIFEST-SHA256", "verify, lay out the release, start the runner, follow it" },
 	{ "follow", cmd_follow, "[--from SEQ] [--no-wait]", "stream the events until the plan ends" },

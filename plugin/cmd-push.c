@@ -72,26 +72,22 @@ static char *default_payload(void)
 	return xstrdup("payloads");
 }
 
-/* `have`: which blobs does the VM lack?  Fills blobs (malloc'd) and the manifest's sha. */
-static int ask_have(struct remote *r, const struct gg_buf *manifest, struct pack_blob **blobs,
-		    size_t *count, char sha[GG_SHA256_HEX_SIZE], char **cause)
+/* `have`'s answer (text): which blobs the VM lacks (malloc'd) and the manifest's sha. */
+static int parse_have(struct remote *r, const char *text, size_t len, struct pack_blob **blobs,
+		      size_t *count, char sha[GG_SHA256_HEX_SIZE], char **cause)
 {
-	struct gg_buf out = GG_BUF_INIT;
-	json_t *root = NULL, *missing, *v;
+	json_t *root = json_loadb(text, len, 0, NULL), *missing, *v;
 	const char *s;
 	size_t i;
-	int rc;
+	int rc = 0;
 
 	*blobs = NULL;
 	*count = 0;
-	if ((rc = remote_helper(r, "have", manifest->data, manifest->len, &out, cause)) != 0)
-		goto out;
-	root = json_loadb(out.data, out.len, 0, NULL);
 	missing = json_object_get(root, "missing");
 	s = json_string_value(json_object_get(root, "manifest"));
 	if (s == NULL || !gg_sha256_hex_valid(s) || !json_is_array(missing)) {
-		rc = gg_fail(cause, GG_EXIT_REMOTE, "the helper on '%s' answered 'have' with '%.200s'",
-			     r->target->name, out.data);
+		rc = gg_fail(cause, GG_EXIT_REMOTE, "the helper on '%s' answered 'have' with '%.*s'",
+			     r->target->name, (int)(len < 200 ? len : 200), text);
 		goto out;
 	}
 	memcpy(sha, s, GG_SHA256_HEX_SIZE);
@@ -112,10 +108,8 @@ static int ask_have(struct remote *r, const struct gg_buf *manifest, struct pack
 		b->offset = (uint64_t)offset;
 		(*count)++;
 	}
-	rc = 0;
 out:
 	json_decref(root);
-	gg_buf_release(&out);
 	return rc;
 }
 
@@ -157,34 +151,75 @@ static int stored_all(json_t *stored, const struct pack_blob *blobs, size_t coun
 	return 1;
 }
 
+/* Read the exec's stdout into out until it holds a whole line; -2 when the link broke. */
+static long read_line(struct ssh_exec *x, struct gg_buf *out, char **cause)
+{
+	char buf[4096];
+	long n = 0;
+
+	while (memchr(out->data, '\n', out->len) == NULL &&
+	       (n = ssh_exec_read(x, buf, sizeof buf, 1000, cause)) >= 0)
+		gg_buf_add(out, buf, (size_t)n);
+	return memchr(out->data, '\n', out->len) != NULL ? 0 : n;
+}
+
+/* What one round of the upload found and did. */
+struct round {
+	struct pack_blob *blobs;        /* what `have` said the VM lacks (malloc'd) */
+	size_t count;
+	uint64_t bytes;                 /* payload bytes the helper says it received */
+	int complete;                   /* it stored every blob asked for */
+	int busy;                       /* another upload of a blob was still in progress */
+};
+
 /*
- * `recv`: stream the blobs; *bytes is what the helper says it received, and
- * *complete whether it says it stored every one of them (then there is no need to
- * ask `have` again).  The stream starts only once the helper runs (remote_start), so
- * what the link carried before a cut is on the VM, not in sshd's buffers.  *busy is
- * set when the helper found another upload of a blob still in progress (an old recv
- * that has not yet seen its link go).
+ * One round over one exec channel, `recv --manifest N`: the manifest goes first and
+ * the helper answers as `have` does (the blobs missing, and how much of a cut one it
+ * holds); then the stream of those blobs, and its answer.  The stream starts only once
+ * the helper runs (remote_start), so what the link carried before a cut is on the VM,
+ * not in sshd's buffers.
  */
-static int send_blobs(struct remote *r, const char *dir, const struct gg_manifest *m,
-		      const struct pack_blob *blobs, size_t count, uint64_t *bytes, int *busy,
-		      int *complete, char **cause)
+static int upload_round(struct remote *r, const char *dir, const struct gg_manifest *m,
+			const struct gg_buf *manifest, char sha[GG_SHA256_HEX_SIZE],
+			struct round *rd, char **cause)
 {
 	struct upload u = { r, NULL };
 	struct gg_buf out = GG_BUF_INIT, err = GG_BUF_INIT;
-	char buf[4096];
+	char buf[4096], *args = NULL, *nl;
 	json_t *root = NULL;
+	uint64_t kept = 0, total = 0;
+	size_t i, first;
 	long n;
 	int rc, status;
 
-	*busy = 0;
-	*complete = 0;
-	if ((rc = remote_start(r, "recv", &u.x, &out, cause)) != 0)
+	free(rd->blobs);
+	memset(rd, 0, sizeof *rd);
+	xasprintf(&args, "recv --manifest %zu", manifest->len);
+	if ((rc = remote_start(r, args, &u.x, &out, cause)) != 0 ||
+	    (rc = ssh_exec_write(u.x, manifest->data, manifest->len, cause)) != 0)
 		goto out;
-	if ((rc = pack_stream(dir, m, blobs, count, upload_write, upload_progress, &u, cause)) != 0 ||
-	    (rc = ssh_exec_close_stdin(u.x, cause)) != 0)
+	if ((n = read_line(u.x, &out, cause)) < 0)
+		goto ended;
+	nl = memchr(out.data, '\n', out.len);
+	first = (size_t)(nl - out.data) + 1;
+	if ((rc = parse_have(r, out.data, first, &rd->blobs, &rd->count, sha, cause)) != 0)
+		goto out;
+	for (i = 0; i < rd->count; i++) {
+		kept += rd->blobs[i].offset;
+		total += rd->blobs[i].size;
+	}
+	if (kept > 0)
+		ui_note(r->ui, "resuming the upload: %llu of its %llu bytes are on %s already",
+			(unsigned long long)kept, (unsigned long long)total, r->target->name);
+	if (rd->count > 0 &&
+	    (rc = pack_stream(dir, m, rd->blobs, rd->count, upload_write, upload_progress, &u,
+			      cause)) != 0)
+		goto out;
+	if ((rc = ssh_exec_close_stdin(u.x, cause)) != 0)
 		goto out;
 	while ((n = ssh_exec_read(u.x, buf, sizeof buf, 1000, cause)) >= 0)
 		gg_buf_add(&out, buf, (size_t)n);
+ended:
 	if (n == -2) {
 		rc = GG_EXIT_SSH;
 		goto out;
@@ -194,25 +229,27 @@ static int send_blobs(struct remote *r, const char *dir, const struct gg_manifes
 	if (rc != 0)
 		goto out;
 	if (status != 0) {
-		*busy = status == GG_HELPER_BUSY;
+		rd->busy = status == GG_HELPER_BUSY;
 		rc = remote_helper_failed(r, "the upload", status, err.data, cause);
 		goto out;
 	}
-	root = json_loadb(out.data, out.len, 0, NULL);
+	nl = memchr(out.data, '\n', out.len);
+	root = nl != NULL ? json_loadb(nl + 1, out.len - (size_t)(nl + 1 - out.data), 0, NULL) : NULL;
 	if (!json_is_integer(json_object_get(root, "bytes"))) {
 		rc = gg_fail(cause, GG_EXIT_REMOTE, "the helper on '%s' answered 'recv' with '%.200s'",
 			     r->target->name, out.data);
 		goto out;
 	}
-	*bytes = (uint64_t)json_integer_value(json_object_get(root, "bytes"));
-	*complete = json_is_array(json_object_get(root, "stored")) &&
-		    stored_all(json_object_get(root, "stored"), blobs, count);
+	rd->bytes = (uint64_t)json_integer_value(json_object_get(root, "bytes"));
+	rd->complete = json_is_array(json_object_get(root, "stored")) &&
+		       stored_all(json_object_get(root, "stored"), rd->blobs, rd->count);
 	rc = 0;
 out:
 	ssh_exec_abort(u.x);
 	json_decref(root);
 	gg_buf_release(&out);
 	gg_buf_release(&err);
+	free(args);
 	return rc;
 }
 
@@ -221,44 +258,32 @@ static int upload(struct remote *r, const char *dir, struct gg_manifest *m,
 		  const struct gg_buf *manifest, char sha[GG_SHA256_HEX_SIZE],
 		  double deadline, char **cause)
 {
-	struct pack_blob *blobs = NULL;
-	uint64_t sent = 0, bytes, kept, total;
-	size_t count, i, blobs_sent = 0;
-	int rc, busy, complete, rounds = 0;
+	struct round rd = { 0 };
+	uint64_t sent = 0;
+	size_t blobs_sent = 0;
+	int rc, rounds = 0;
 
 	for (;;) {
-		free(blobs);
-		rc = ask_have(r, manifest, &blobs, &count, sha, cause);
-		if (rc == 0 && count == 0)
-			break;
-		if (rc == 0 && ++rounds > 3) {
-			rc = gg_fail(cause, GG_EXIT_REMOTE, "the helper on '%s' still lacks %zu blobs "
-				     "after they were sent", r->target->name, count);
-			break;
-		}
+		rc = upload_round(r, dir, m, manifest, sha, &rd, cause);
 		if (rc == 0) {
-			for (i = 0, kept = 0, total = 0; i < count; i++) {
-				kept += blobs[i].offset;
-				total += blobs[i].size;
+			sent += rd.bytes;
+			blobs_sent += rd.count;
+			/* Asked and stored all: done.  Otherwise `have` says again what is left. */
+			if (rd.count == 0 || rd.complete)
+				break;
+			if (++rounds > 3) {
+				rc = gg_fail(cause, GG_EXIT_REMOTE, "the helper on '%s' still lacks %zu blobs "
+					     "after they were sent", r->target->name, rd.count);
+				break;
 			}
-			if (kept > 0)
-				ui_note(r->ui, "resuming the upload: %llu of its %llu bytes are on %s already",
-					(unsigned long long)kept, (unsigned long long)total,
-					r->target->name);
-			bytes = 0;
-			rc = send_blobs(r, dir, m, blobs, count, &bytes, &busy, &complete, cause);
-			if (rc == 0) {
-				sent += bytes;
-				blobs_sent += count;
-				if (complete)
-					break;
-				continue;
-			}
-			/* The recv cut off with the old link has not let go yet: ask again soon. */
-			if (busy && rounds < 3) {
-				sleep(1);
-				continue;
-			}
+			continue;
+		}
+		/* The recv cut off with the old link has not let go yet: ask again soon. */
+		if (rd.busy && ++rounds <= 3) {
+			free(*cause);
+			*cause = NULL;
+			sleep(1);
+			continue;
 		}
 		if (rc != GG_EXIT_SSH)
 			break;
@@ -269,7 +294,7 @@ static int upload(struct remote *r, const char *dir, struct gg_manifest *m,
 	if (rc == 0)
 		ui_note(r->ui, "sent %llu payload bytes in %zu blobs (%zu files in the payload)",
 			(unsigned long long)sent, blobs_sent, m->count);
-	free(blobs);
+	free(rd.blobs);
 	return rc;
 }
 

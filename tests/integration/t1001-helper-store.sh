@@ -222,4 +222,35 @@ test_expect_success 'an unwritable root: have, recv and apply fail with one line
 '
 [ "$have_mount" = 1 ] && umount "$small"
 
+# recv --manifest: have and recv over one stdin, as a push sends them.
+test_expect_success 'recv --manifest answers as have, then takes the stream of what it named' '
+	root2=$TEST_DIR/root-one && helper_manifest "$HELPER_RECIPE" >"$TEST_DIR/m1.json" &&
+	GCLOUD_GPU_ROOT=$root2 "$GG_HELPER" have <"$TEST_DIR/m1.json" >"$TEST_DIR/m1.have" &&
+	rm -rf "$root2" &&
+	helper_blobs_tar "$HELPER_RECIPE" "$TEST_DIR/m1.have" >"$TEST_DIR/m1.tar" &&
+	cat "$TEST_DIR/m1.json" "$TEST_DIR/m1.tar" |
+		GCLOUD_GPU_ROOT=$root2 "$GG_HELPER" recv --manifest "$(stat -c %s "$TEST_DIR/m1.json")" \
+		>"$TEST_DIR/one.out" &&
+	[ "$(wc -l <"$TEST_DIR/one.out")" -eq 2 ] &&
+	head -n 1 "$TEST_DIR/one.out" | test_cmp "$TEST_DIR/m1.have" - &&
+	tail -n 1 "$TEST_DIR/one.out" | jq -e ".stored | length == 5" &&
+	GCLOUD_GPU_ROOT=$root2 "$GG_HELPER" have <"$TEST_DIR/m1.json" | jq -e ".missing == []"
+'
+
+test_expect_success 'recv --manifest with nothing missing reads no stream and stores nothing' '
+	GCLOUD_GPU_ROOT=$root2 "$GG_HELPER" recv --manifest "$(stat -c %s "$TEST_DIR/m1.json")" \
+		<"$TEST_DIR/m1.json" >"$TEST_DIR/none.out" &&
+	tail -n 1 "$TEST_DIR/none.out" | jq -e ".stored == [] and .bytes == 0"
+'
+
+test_expect_success 'recv --manifest refuses a bad count or a short manifest, one line each' '
+	test_expect_code 2 "$GG_HELPER" recv --manifest 0 </dev/null 2>"$TEST_DIR/err" &&
+	one_error_line "$TEST_DIR/err" &&
+	test_expect_code 2 "$GG_HELPER" recv --manifest 12x </dev/null 2>"$TEST_DIR/err" &&
+	one_error_line "$TEST_DIR/err" &&
+	head -c 10 "$TEST_DIR/m1.json" | GCLOUD_GPU_ROOT=$root2 test_expect_code 3 "$GG_HELPER" recv \
+		--manifest "$(stat -c %s "$TEST_DIR/m1.json")" 2>"$TEST_DIR/err" &&
+	one_error_line "$TEST_DIR/err" && test_grep "manifest ended after 10 of" "$TEST_DIR/err"
+'
+
 test_done
