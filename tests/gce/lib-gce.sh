@@ -11,6 +11,11 @@
 #   fake_scenario JSON     what the server should answer differently (fake_api.py)
 #   fake_requests PATTERN  how many logged requests match the grep pattern
 #   fake_log_reset         forget the request log
+#   fake_vm_on_sshd        the fixture VM "node-name" served by the harness sshd: the
+#       API with sshd's authorized_keys, the CLI's SSH port and user pointed at it,
+#       and for fake_scenario: VM (its NAT IP 127.0.0.1, guest attributes on), KEYS
+#       (sshd's host key as a guest attribute), ID (the instance id), HOST_TYPE and
+#       HOST_BLOB (that key's parts)
 #
 # The server serves the recorded bodies in tests/fixtures/gce (copied from the
 # project's shared fixtures, with their licence, so a clean clone has them).
@@ -90,4 +95,16 @@ json.dump({"type": "service_account", "project_id": "project_name",
            "client_email": "sa@project.iam.gserviceaccount.com", "client_id": "1",
            "token_uri": "http://127.0.0.1:%s/token" % port}, open(out, "w"))
 PY
+}
+
+fake_vm_on_sshd() {
+	fake_api_start --authorized-keys "$SSHD_DIR/authorized_keys" || return 1
+	export CLOUDSDK_AUTH_ACCESS_TOKEN_FILE=$TEST_DIR/token GCLOUD_GPU_SSH_PORT=$SSHD_PORT USER=$SSHD_USER
+	read -r HOST_TYPE HOST_BLOB _ <"$SSHD_DIR/host_ed25519.pub"
+	# shellcheck disable=SC2034 # used by the tests
+	ID=4006034190819017667
+	# shellcheck disable=SC2034
+	VM="\"nat_ip\": \"127.0.0.1\", \"metadata_items\": [{\"key\": \"enable-guest-attributes\", \"value\": \"TRUE\"}]"
+	# shellcheck disable=SC2034
+	KEYS="\"host_keys\": [{\"key\": \"$HOST_TYPE\", \"value\": \"$HOST_BLOB\"}]"
 }

@@ -79,6 +79,35 @@ plan_of() {
 	sed -n 's/.*"type":"plan".*"plan":"\([0-9a-f]*\)".*/\1/p' "$1" 2>/dev/null | tail -n 1
 }
 
+# recover_plan DIR OUT SEED TARGET...: bring the schedule's plan to done as a user
+# would after the fault.  A push that started no plan leaves nothing to reattach to, so
+# it is run again (the blobs already sent are not sent twice); then reattach, up to
+# three times.  Sets RECOVERED_PLAN and RECOVERED_STREAMS (the event streams the CLI
+# printed for this target, in order: the push that started the plan, the reattaches).
+recover_plan() {
+	local dir=$1 out=$2 seed=$3 i
+	shift 3
+	RECOVERED_STREAMS=("$out/push.json")
+	RECOVERED_PLAN=$(plan_of "$out/push.json")
+	if [ -z "$RECOVERED_PLAN" ]; then
+		RECOVERED_STREAMS=("$out/push-again.json")
+		timeout 60 "$GG_CLI" push "$@" --payload "$dir/recipe" --json \
+			>"$out/push-again.json" 2>"$out/push-again.err"
+		RECOVERED_PLAN=$(plan_of "$out/push-again.json")
+	fi
+	[ -n "$RECOVERED_PLAN" ] || { echo "seed $seed: no plan started"; tail -n 3 "$out"/*.err; return 1; }
+	for i in 1 2 3; do
+		plan_done "$RECOVERED_PLAN" && break
+		timeout 60 "$GG_CLI" reattach "$@" --json >"$out/reattach-$i.json" 2>"$out/reattach-$i.err"
+		RECOVERED_STREAMS+=("$out/reattach-$i.json")
+	done
+	plan_done "$RECOVERED_PLAN" && return 0
+	echo "seed $seed: plan $RECOVERED_PLAN is not done after three reattaches"
+	cat "$VM/state.json"
+	tail -n 3 "$out"/*.err "$VM/runner.log"
+	return 1
+}
+
 # For every step of release R: after its last "start", exactly one "end".
 check_journal() {
 	local release=$1

@@ -11,15 +11,7 @@
 
 cli_setup || exit 1
 require_helper have recv apply follow status
-fake_api_start --authorized-keys "$SSHD_DIR/authorized_keys" || exit 1
-export CLOUDSDK_AUTH_ACCESS_TOKEN_FILE=$TEST_DIR/token GCLOUD_GPU_SSH_PORT=$SSHD_PORT USER=$SSHD_USER
-read -r HOST_TYPE HOST_BLOB _ <"$SSHD_DIR/host_ed25519.pub"
-# shellcheck disable=SC2034 # used in the test bodies
-ID=4006034190819017667
-# shellcheck disable=SC2034
-VM="\"nat_ip\": \"127.0.0.1\", \"metadata_items\": [{\"key\": \"enable-guest-attributes\", \"value\": \"TRUE\"}]"
-# shellcheck disable=SC2034
-KEYS="\"host_keys\": [{\"key\": \"$HOST_TYPE\", \"value\": \"$HOST_BLOB\"}]"
+fake_vm_on_sshd || exit 1
 
 test_expect_success 'push node-name runs the recipe to the end, host key checked under compute.ID' '
 	fake_scenario "{$VM, $KEYS}" && fake_log_reset &&

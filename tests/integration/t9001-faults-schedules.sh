@@ -33,7 +33,7 @@ seeds=$(fault_seeds 50 10)
 
 # run_schedule SEED: one push with one fault, reattach until done, the end state.
 run_schedule() {
-	local seed=$1 kind delay dir out release push_pid i last_push reattached
+	local seed=$1 kind delay dir out push_pid rc
 	RANDOM=$seed
 	kind=$((RANDOM % 4))
 	delay=$((RANDOM % 8))
@@ -61,37 +61,13 @@ run_schedule() {
 	esac
 	# Recovery goes through the same relay (whose faults are spent): the CLI keeps
 	# what it saw per target, so "nothing twice" holds for the same target only.
-	# A push cut off before its plan started leaves nothing to reattach to: the user
-	# pushes again (the blobs already sent are not sent twice).
-	last_push=$out/push.json
-	release=$(plan_of "$last_push")
-	if [ -z "$release" ]; then
-		last_push=$out/push-again.json
-		timeout 60 "$GG_CLI" push "${VIA_RELAY[@]}" --payload "$dir/recipe" --json \
-			>"$out/push-again.json" 2>"$out/push-again.err"
-		release=$(plan_of "$out/push-again.json")
-	fi
-	[ -n "$release" ] || { echo "seed $seed: no plan started"; tail -n 3 "$out"/*.err; stop_relay; return 1; }
-	for i in 1 2 3; do
-		plan_done "$release" && break
-		timeout 60 "$GG_CLI" reattach "${VIA_RELAY[@]}" --json >"$out/reattach-$i.json" \
-			2>"$out/reattach-$i.err"
-	done
+	recover_plan "$dir" "$out" "$seed" "${VIA_RELAY[@]}"
+	rc=$?
 	stop_relay
-	reattached=()
-	for i in 1 2 3; do
-		[ -e "$out/reattach-$i.json" ] && reattached+=("$out/reattach-$i.json")
-	done
-	if ! plan_done "$release"; then
-		echo "seed $seed: plan $release is not done after three reattaches"
-		cat "$VM/state.json"
-		tail -n 3 "$out"/*.err "$VM/runner.log"
-		return 1
-	fi
-	[ -n "$release" ] &&
-	check_journal "$release" &&
+	[ "$rc" -eq 0 ] || return 1
+	check_journal "$RECOVERED_PLAN" &&
 	check_event_log &&
-	check_streams "$last_push" "${reattached[@]}" &&
+	check_streams "${RECOVERED_STREAMS[@]}" &&
 	check_blobs
 }
 

@@ -154,8 +154,8 @@ sshd_restart_in_time() {
 
 # run_schedule SEED: one push with one fault, recovery as a user would, the end state.
 run_schedule() {
-	local seed=$1 kind method bulk name next dir out release push_pid push_rc i last_push
-	local before target streams
+	local seed=$1 kind method bulk name next dir out release push_pid push_rc i rc
+	local before target
 	RANDOM=$seed
 	kind=$(((seed - 1) % 6))
 	[ "$kind" = 5 ] && [ "$have_timens" = 0 ] && kind=4
@@ -203,37 +203,19 @@ run_schedule() {
 	fi
 	[ "$kind" -le 3 ] && free_disk
 	# Recovery: a push that started no plan is run again; otherwise reattach.
-	last_push=$out/push.json
-	release=$(plan_of "$last_push")
-	if [ -z "$release" ]; then
-		last_push=$out/push-again.json
-		timeout 60 "$GG_CLI" push "${target[@]}" --payload "$dir/recipe" --json \
-			>"$out/push-again.json" 2>"$out/push-again.err"
-		release=$(plan_of "$out/push-again.json")
-	fi
-	[ -n "$release" ] || { echo "seed $seed: no plan started"; tail -n 3 "$out"/*.err; return 1; }
-	streams=("$last_push")
-	for i in 1 2 3; do
-		plan_done "$release" && break
-		timeout 60 "$GG_CLI" reattach "${target[@]}" --json >"$out/reattach-$i.json" \
-			2>"$out/reattach-$i.err"
-		streams+=("$out/reattach-$i.json")
-	done
+	recover_plan "$dir" "$out" "$seed" "${target[@]}"
+	rc=$?
 	[ "$kind" = 5 ] && stop_relay
-	if ! plan_done "$release"; then
-		echo "seed $seed: plan $release is not done after three reattaches"
-		cat "$VM/state.json"
-		tail -n 3 "$out"/*.err "$VM/runner.log"
-		return 1
-	fi
+	[ "$rc" -eq 0 ] || return 1
+	release=$RECOVERED_PLAN
 	if [ "$kind" = 4 ] && clock_jumped "$release"; then
 		echo "clock" >>"$TEST_DIR/hits"
 	fi
 	echo 0 >"$CLOCK"
 	check_journal "$release" &&
 	check_event_log &&
-	check_streams "${streams[@]}" &&
-	for i in "${streams[@]}"; do check_seq_order "$i" || return 1; done &&
+	check_streams "${RECOVERED_STREAMS[@]}" &&
+	for i in "${RECOVERED_STREAMS[@]}"; do check_seq_order "$i" || return 1; done &&
 	check_blobs &&
 	check_no_leftovers
 }
