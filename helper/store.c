@@ -88,7 +88,10 @@ static int promote_complete_partial(const char *root, const char *sha256, const 
 	return stored;
 }
 
-/* How much of blob sha256 (of size bytes) is on the VM: -1 stored, else the offset. */
+/*
+ * How much of blob sha256 (of size bytes) is on the VM: -1 stored (and its mtime
+ * refreshed: see gc.h), else the offset.
+ */
 static int64_t blob_offset(const char *root, const char *sha256, uint64_t size)
 {
 	char *blob = gg_store_blob_path(root, sha256);
@@ -99,6 +102,8 @@ static int64_t blob_offset(const char *root, const char *sha256, uint64_t size)
 	if (blob == NULL || partial == NULL)
 		goto out;
 	if (lstat(blob, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size == size) {
+		/* Present: the push asking counts on it, so a collection must leave it (gc.h). */
+		(void)utimensat(AT_FDCWD, blob, NULL, AT_SYMLINK_NOFOLLOW);
 		offset = -1;
 		goto out;
 	}
@@ -171,11 +176,8 @@ int gg_store_have(const char *root, const char *text, size_t len, json_t **resul
 			continue;
 		json_object_set_new(seen, e->sha256, json_true());
 		offset = blob_offset(root, e->sha256, e->size);
-		if (offset < 0) {
-			/* Present: this push counts on it, so a collection must leave it. */
-			gg_gc_touch(root, e->sha256);
+		if (offset < 0)
 			continue;
-		}
 		if (json_array_append_new(missing, json_pack("{s:s, s:I, s:I}", "sha256", e->sha256,
 							     "size", (json_int_t)e->size,
 							     "offset", (json_int_t)offset)) != 0) {
