@@ -2,7 +2,7 @@
  * pack.h: a payload directory as a manifest, and its missing blobs as one tar stream
  * (zstd-compressed when that pays).
  *
- * The manifest (helper/manifest.h) lists every regular file under the payload
+ * The manifest (proto/manifest.h) lists every regular file under the payload
  * directory with its mode, size and sha256.  Hashing a large payload on every push
  * would cost seconds, so, as git's index does, a cache remembers each file's sha256
  * under its path, size, mtime (in ns), inode and device: a file whose stat matches is
