@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "error.h"
+#include "fleet.h"
 #include "gce.h"
 #include "lookup.h"
 #include "protocol.h"
@@ -87,6 +88,8 @@ int cli_main(int argc, char **argv)
 	cmd = find_command(argv[1], &cause);
 	if (cmd == NULL) {
 		r = GG_EXIT_USAGE;
+	} else if (fleet_wanted(cmd->name, argc - 1, argv + 1)) {
+		r = fleet_main(cmd->name, argc - 1, argv + 1, &cause);
 	} else {
 		r = cmd->run(argc - 1, argv + 1, &cause);
 	}

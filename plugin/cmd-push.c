@@ -17,6 +17,7 @@
 #include "cli.h"
 #include "clock.h"
 #include "error.h"
+#include "fleet.h"
 #include "hash.h"
 #include "opts.h"
 #include "pack.h"
@@ -44,33 +45,6 @@ static const struct opt_spec push_options[] = {
 	{ "timeout", 0, 1, OPT_TIMEOUT },
 	{ NULL, 0, 0, 0 },
 };
-
-/* The recipe shipped with gcloud-gpu: the source tree's, or the installed one. */
-static char *default_payload(void)
-{
-	static const char *const candidates[] = {
-		"../../payloads",                  /* build/plugin/gcloud-gpu */
-		"../share/gcloud-gpu/payloads",    /* bin/gcloud-gpu */
-	};
-	char self[PATH_MAX], *slash, *path;
-	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-	size_t i;
-
-	if (n > 0) {
-		self[n] = '\0';
-		slash = strrchr(self, '/');
-		*slash = '\0';
-		for (i = 0; i < sizeof candidates / sizeof candidates[0]; i++) {
-			xasprintf(&path, "%s/%s/steps", self, candidates[i]);
-			if (access(path, R_OK) == 0) {
-				path[strlen(path) - strlen("/steps")] = '\0';
-				return path;
-			}
-			free(path);
-		}
-	}
-	return xstrdup("payloads");
-}
 
 /* `have`'s answer (text): which blobs the VM lacks (malloc'd) and the manifest's sha. */
 static int parse_have(struct remote *r, const char *text, size_t len, struct pack_blob **blobs,
@@ -340,8 +314,8 @@ int cmd_push(int argc, char **argv, char **cause)
 	remote_catch_interrupt();
 
 	/* The payload first: a missing directory fails before anything connects. */
-	payload = payload_arg != NULL ? xstrdup(payload_arg) : default_payload();
-	if ((rc = pack_manifest(payload, &m, &stats, cause)) != 0)
+	payload = payload_arg != NULL ? xstrdup(payload_arg) : pack_default_dir();
+	if ((rc = fleet_manifest(payload, &m, &stats, cause)) != 0)
 		goto out;
 	if (gg_manifest_format(&m, &manifest, cause) != 0) {
 		rc = GG_EXIT_ERROR;

@@ -218,7 +218,7 @@ static long poll_limit(void)
 int gce_operation_wait(struct gce *g, json_t *operation, char **cause)
 {
 	json_t *op = json_incref(operation), *first;
-	const char *name, *zone, *status;
+	const char *name, *zone, *region, *status;
 	char *path = NULL;
 	long polls;
 	int r;
@@ -229,8 +229,13 @@ int gce_operation_wait(struct gce *g, json_t *operation, char **cause)
 		goto out;
 	}
 	zone = last_segment(json_string_value(json_object_get(op, "zone")));
-	xasprintf(&path, "projects/%s/zones/%s/operations/%s", g->project,
-		  name_valid(zone) ? zone : g->zone, name);
+	region = last_segment(json_string_value(json_object_get(op, "region")));
+	/* A regional bulkInsert answers a region's operation. */
+	if (zone == NULL && name_valid(region))
+		xasprintf(&path, "projects/%s/regions/%s/operations/%s", g->project, region, name);
+	else
+		xasprintf(&path, "projects/%s/zones/%s/operations/%s", g->project,
+			  name_valid(zone) ? zone : g->zone, name);
 	for (polls = 0;; polls++) {
 		status = json_string_value(json_object_get(op, "status"));
 		if (status != NULL && strcmp(status, "DONE") == 0)
@@ -1094,4 +1099,31 @@ out:
 	free(ssh_dir);
 	free(public_key);
 	return r;
+}
+
+/* --- for gce-fleet.c: the single-VM pieces a class of VMs reuses ------------------- */
+
+int gce_get_json(struct gce *g, const char *path, const char *what, json_t **out, char **cause)
+{
+	return get_json(g, path, what, out, cause);
+}
+
+int gce_name_valid(const char *name)
+{
+	return name_valid(name);
+}
+
+int gce_choose_gpu(struct gce *g, const char *wanted, char **chosen, char **cause)
+{
+	return choose_gpu(g, wanted, chosen, cause);
+}
+
+int gce_check_quota(struct gce *g, const char *gpu, int count, int spot, char **cause)
+{
+	return check_quota(g, gpu, count, spot, cause);
+}
+
+const char *const *gce_gpu_preference(void)
+{
+	return gpu_preference;
 }

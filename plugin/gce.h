@@ -206,4 +206,16 @@ int gce_ssh_key_file(const char *path, char **public_key, char **cause);
 /* The user name gcloud would use: $USER (or the password entry), made metadata-safe. */
 char *gce_ssh_user(void);
 
+/*
+ * For gce-fleet.c, what one VM's calls already do: GET path as JSON (what names it in
+ * errors), the name check that keeps names out of other URL paths, the zone's GPU
+ * choice, the GPU quota check (region of g->zone, and GPUS_ALL_REGIONS) for count
+ * GPUs, and the GPU types in order of preference (NULL-terminated).
+ */
+int gce_get_json(struct gce *g, const char *path, const char *what, json_t **out, char **cause);
+int gce_name_valid(const char *name);
+int gce_choose_gpu(struct gce *g, const char *wanted, char **chosen, char **cause);
+int gce_check_quota(struct gce *g, const char *gpu, int count, int spot, char **cause);
+const char *const *gce_gpu_preference(void);
+
 #endif
