@@ -28,6 +28,8 @@ const struct cli_command cli_commands[] = {
 	{ "start", cmd_start, "NAME " GCE_OPTIONS_USAGE, "start a stopped VM" },
 	{ "stop", cmd_stop, "NAME " GCE_OPTIONS_USAGE, "stop a VM: its GPU is no longer billed" },
 	{ "delete", cmd_delete, "NAME [--yes] " GCE_OPTIONS_USAGE, "delete a VM and its disk" },
+	{ "list", cmd_list, "[--filter EXPR] [--json] " GCE_OPTIONS_USAGE,
+	  "the VMs gcloud-gpu created: status, GPU, address, plan, idle stop" },
 	{ "ssh-config", cmd_ssh_config, "NAME " GCE_OPTIONS_USAGE " [--internal-ip]",
 	  "print an OpenSSH Host block for a VM (key and host keys set up)" },
 	{ NULL, NULL, NULL, NULL },

@@ -51,5 +51,6 @@ int cmd_start(int argc, char **argv, char **cause);
 int cmd_stop(int argc, char **argv, char **cause);
 int cmd_delete(int argc, char **argv, char **cause);
 int cmd_ssh_config(int argc, char **argv, char **cause);
+int cmd_list(int argc, char **argv, char **cause);
 
 #endif

@@ -332,7 +332,9 @@ int cmd_push(int argc, char **argv, char **cause)
 	memcpy(r.seen.plan, sha, sizeof r.seen.plan);
 	r.floor = 0;
 	xasprintf(&apply, "apply %s", sha);
-	if ((rc = remote_follow(&r, apply, "resume", deadline, cause)) != 0)
+	rc = remote_follow(&r, apply, "resume", deadline, cause);
+	target_record_plan(&t, rc);
+	if (rc != 0)
 		goto out;
 	ui_note(ui, "%s is ready: run 'gcloud-gpu tunnel %s' to reach Jupyter", t.name, t.cli_arg);
 out:

@@ -77,11 +77,15 @@ int cmd_reattach(int argc, char **argv, char **cause)
 	if (r.floor > 0)
 		ui_note(ui, "picking up %s after event %lld", t.name, r.floor);
 	xasprintf(&args, "resume --from %lld", r.floor + 1);
-	if ((rc = remote_follow(&r, args, "resume", deadline, cause)) != 0)
+	if ((rc = remote_follow(&r, args, "resume", deadline, cause)) != 0) {
+		target_record_plan(&t, rc);
 		goto out;
+	}
 	free(args);
 	xasprintf(&args, "ensure --from %lld", r.floor + 1);
-	if ((rc = remote_follow(&r, args, "follow", deadline, cause)) != 0)
+	rc = remote_follow(&r, args, "follow", deadline, cause);
+	target_record_plan(&t, rc);
+	if (rc != 0)
 		goto out;
 	ui_note(ui, "%s is up%s: run 'gcloud-gpu tunnel %s' to reach Jupyter", t.name,
 		r.reboots > 0 ? " again after its restart" : "", t.cli_arg);

@@ -209,21 +209,25 @@ static void member_arg(struct member *m, const char *s)
 	m->argc = (int)n;
 }
 
-/* --filter: the matching instances, each a member named NAME with --zone ZONE. */
+/*
+ * --filter: the matching instances that gcloud-gpu created, each a member named NAME
+ * with --zone ZONE when no --zone was given (aggregatedList spans every zone).
+ */
 static int add_filtered(struct fleet *f, const struct gce_options *o, const char *filter,
 			char **cause)
 {
 	json_t *list = NULL, *inst;
+	char *managed = gce_managed_filter(filter);
 	struct gce g;
 	size_t i;
 	int r;
 
 	if ((r = gce_open(&g, o, cause)) != 0 ||
-	    (r = gce_instances_list(&g, o->zone, filter, &list, cause)) != 0)
+	    (r = gce_instances_list(&g, o->zone, managed, &list, cause)) != 0)
 		goto out;
 	if (json_array_size(list) == 0) {
-		r = gg_fail(cause, GG_EXIT_USAGE, "no VM in project '%s' matches the filter '%s'",
-			    g.project, filter);
+		r = gg_fail(cause, GG_EXIT_USAGE, "no VM that gcloud-gpu created in project '%s' "
+			    "matches the filter '%s' (see 'gcloud-gpu list')", g.project, filter);
 		goto out;
 	}
 	json_array_foreach(list, i, inst) {
@@ -242,6 +246,7 @@ static int add_filtered(struct fleet *f, const struct gce_options *o, const char
 	}
 out:
 	json_decref(list);
+	free(managed);
 	gce_close(&g);
 	return r;
 }

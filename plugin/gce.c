@@ -23,6 +23,7 @@
 #include "buf.h"
 #include "cli.h"
 #include "error.h"
+#include "gce-fleet.h"
 #include "xmalloc.h"
 
 #define METADATA_TRIES 5
@@ -766,7 +767,7 @@ json_t *gce_insert_body(const struct gce *g, const struct gce_create *c)
 		"{s:s, s:s, s:[{s:s, s:i}], s:o,"
 		" s:[{s:b, s:b, s:{s:s, s:s, s:s}}],"
 		" s:[{s:s, s:[{s:s, s:s}]}],"
-		" s:{s:[{s:s, s:s}]}, s:{s:s}}",
+		" s:{s:[{s:s, s:s}]}, s:{s:s, s:s}}",
 		"name", c->name, "machineType", machine_path,
 		"guestAccelerators", "acceleratorType", gpu_path, "acceleratorCount",
 		c->gpu_count > 0 ? c->gpu_count : 1,
@@ -776,7 +777,7 @@ json_t *gce_insert_body(const struct gce *g, const struct gce_create *c)
 		"networkInterfaces", "network", "global/networks/default", "accessConfigs",
 		"name", "External NAT", "type", "ONE_TO_ONE_NAT",
 		"metadata", "items", "key", "enable-guest-attributes", "value", "TRUE",
-		"labels", "created-by", "gcloud-gpu");
+		"labels", "created-by", "gcloud-gpu", GCE_MANAGED_LABEL, GCE_MANAGED_VALUE);
 	free(machine_path);
 	free(gpu_path);
 	free(image);

@@ -113,6 +113,9 @@ void target_release(struct target *t)
 	free(t->identity);
 	free(t->known_hosts);
 	free(t->host_key_alias);
+	free(t->gce_project);
+	free(t->gce_zone);
+	free(t->gce_token_file);
 	memset(t, 0, sizeof *t);
 }
 

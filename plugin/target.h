@@ -44,6 +44,10 @@ struct target {
 	int settle_seconds;      /* a VM just started or its key just added: connection
 				  * and authentication refusals are waited out this long */
 	struct ssh_options ssh;  /* points into the fields above */
+	/* A Compute Engine VM (is_gce): its --project, --zone and --access-token-file as
+	 * given (NULL: gcloud's), for target_record_label. */
+	int is_gce;
+	char *gce_project, *gce_zone, *gce_token_file;
 };
 
 /*
@@ -58,6 +62,20 @@ int target_parse_ssh(const char *spec, struct target *t, char **cause);
 
 /* The Compute Engine hook (target-gce.c). */
 int target_resolve_gce(const struct target_args *a, struct target *t, char **cause);
+
+/*
+ * Record key=value as a label of a Compute Engine target, for `list` to show without
+ * connecting (gce-fleet.h); nothing for an --ssh target.  Losing it costs only that
+ * column, so a failure is a note on stderr, never an error.
+ */
+void target_record_label(const struct target *t, const char *key, const char *value);
+
+/*
+ * The plan's state as a followed plan ended with exit code (cli.h) recorded as the
+ * GCE_LABEL_PLAN label: 0 "done", GG_EXIT_STEP "failed", GG_EXIT_INTERRUPTED "running"
+ * (it goes on without us); other codes say nothing about the plan and record nothing.
+ */
+void target_record_plan(const struct target *t, int exit_code);
 
 /* What this machine last saw of a target's event stream. */
 struct target_seen {

@@ -27,6 +27,21 @@ Scenario keys (all optional):
                       "reason": "backendError", "times": 2}]
   operation_error   {"code": "ZONE_RESOURCE_POOL_EXHAUSTED", "message": "..."}: the
                     next operations end with this error
+  instances         more instances: [{"name", "zone", "labels", "status"}], each a copy
+                    of the fixture instance with those fields
+  page_size         instances.list / aggregatedList answer at most this many a page,
+                    with nextPageToken for the rest (default: maxResults)
+  zone_accelerators {"us-central1-b": ["nvidia-tesla-t4"]}: that zone offers exactly
+                    these GPU types (other zones: the fixture's and "accelerators")
+  capacity          how many VMs a bulkInsert can place (default: all asked); fewer
+                    than minCount fails the operation and creates none, as the API does
+
+instances.list and aggregatedList take a filter of AND-ed terms KEY=VALUE, KEY:VALUE or
+KEY!=VALUE (KEY dotted: labels.class, name, status, zone), parentheses ignored; any
+other filter is refused with 400, as the API refuses what it cannot parse.
+bulkInsert (zonal or regional) names the VMs from namePattern (its run of '#' a
+zero-padded number, skipping names taken), puts a regional one in the first zone its
+locationPolicy allows, and writes its body to STATE/bulk-body.json.
 
 Every request is logged as "METHOD PATH" to STATE/requests.log; the body of an
 instances.insert goes to STATE/insert-body.json.  With --authorized-keys FILE the
@@ -40,6 +55,7 @@ import hashlib
 import http.server
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -48,6 +64,27 @@ import time
 import urllib.parse
 
 API = "/compute/v1/"
+ZONE_LINK = "https://www.googleapis.com/compute/v1/projects/project_name/zones/%s"
+
+
+def filter_matches(inst, text):
+    """The fake's subset of the API's filter syntax; ValueError for anything else."""
+    for term in (text or "").replace("(", " ").replace(")", " ").split():
+        if term == "AND":
+            continue
+        m = re.match(r'^([A-Za-z][\w.-]*)(!=|=|:)"?([^"]*)"?$', term)
+        if not m:
+            raise ValueError(term)
+        key, op, want = m.groups()
+        value = inst
+        for k in key.split("."):
+            value = value.get(k) if isinstance(value, dict) else None
+        if key == "zone" and value:
+            value = value.rsplit("/", 1)[-1]
+        equal = value is not None and str(value) == want
+        if equal != (op != "!="):
+            return False
+    return True
 
 
 def b64url_decode(s):
@@ -77,7 +114,14 @@ class State:
                 nic["accessConfigs"][0]["natIP"] = s["nat_ip"]
         if "metadata_items" in s:
             inst["metadata"]["items"] = s["metadata_items"]
+        inst.setdefault("labelFingerprint", "42WmSpB8rSM=")
         self.instances = {inst["name"]: inst}
+        for extra in s.get("instances", []):
+            more = copy.deepcopy(inst)
+            more.update(extra)
+            more["zone"] = ZONE_LINK % extra.get("zone", "us-central1-a")
+            more["id"] = str(abs(hash(extra["name"])) % 10**12)
+            self.instances[extra["name"]] = more
         self.project = self.fixture("project.json")
         if "project_metadata_items" in s:
             self.project["commonInstanceMetadata"]["items"] = s["project_metadata_items"]
@@ -251,6 +295,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                             "family": parts[5], "status": "READY"})
             body404 = st.fixture("global_images_family_notfound.json")
             return self.send_json(404, body404)
+        if parts[2:] == ["aggregated", "instances"] and method == "GET":
+            return self.list_instances(st, query, None)
+        if parts[2:3] == ["regions"] and parts[4:] == ["instances", "bulkInsert"] and method == "POST":
+            return self.bulk_insert(st, body, region=parts[3])
+        if parts[2:3] == ["regions"] and len(parts) == 6 and parts[4] == "operations":
+            op = st.operations.get(parts[5])
+            if op is None:
+                return self.send_error_body(404, "notFound", "no operation " + parts[5])
+            return self.send_json(200, op)
         if len(parts) == 4 and parts[2] == "regions" and method == "GET":
             region = copy.deepcopy(st.region)
             region["name"] = parts[3]
@@ -262,6 +315,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if rest == ["acceleratorTypes"]:
             k80 = st.fixture("zones_us_central1_a_acceleratorTypes_nvidia_tesla_k80.json")
             items = [k80] + [dict(k80, name=n, description=n) for n in s.get("accelerators", [])]
+            if parts[3] in s.get("zone_accelerators", {}):
+                items = [dict(k80, name=n, description=n) for n in s["zone_accelerators"][parts[3]]]
             return self.send_json(200, {"kind": "compute#acceleratorTypeList", "items": items})
         if len(rest) == 2 and rest[0] == "acceleratorTypes":
             return self.send_json(200, st.fixture(
@@ -271,6 +326,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if op is None:
                 return self.send_error_body(404, "notFound", "no operation " + rest[1])
             return self.send_json(200, op)
+        if rest == ["instances"] and method == "GET":
+            return self.list_instances(st, query, parts[3])
+        if rest == ["instances", "bulkInsert"] and method == "POST":
+            return self.bulk_insert(st, body, zone=parts[3])
         if rest == ["instances"] and method == "POST":
             with open(os.path.join(st.args.state, "insert-body.json"), "w") as f:
                 json.dump(body, f, indent=1, sort_keys=True)
@@ -325,6 +384,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             done["name"] = answer["name"]
             st.operations[answer["name"]] = done
             return self.send_json(200, answer)
+        if action == "setLabels" and method == "POST":
+            if body.get("labelFingerprint") != inst.get("labelFingerprint"):
+                return self.send_error_body(412, "conditionNotMet", "Labels fingerprint "
+                                            "either invalid or resource labels have changed")
+            inst["labels"] = body.get("labels", {})
+            inst["labelFingerprint"] = base64.b64encode(
+                hashlib.sha256(json.dumps(inst["labels"], sort_keys=True).encode()).digest()[:8]).decode()
+            return self.send_json(200, self.operation(st, "setLabels", target))
         if action == "getGuestAttributes" and method == "GET":
             keys = s.get("host_keys")
             if not keys or query.get("queryPath") != ["hostkeys/"]:
@@ -334,6 +401,75 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                         "queryPath": "hostkeys/", "queryValue": {"items": [
                                             dict(namespace="hostkeys", **k) for k in keys]}})
         return self.send_error_body(404, "notFound", "unknown resource")
+
+    def list_instances(self, st, query, zone):
+        try:
+            found = [i for i in st.instances.values()
+                     if (zone is None or i["zone"].endswith("/" + zone))
+                     and filter_matches(i, query.get("filter", [""])[0])]
+        except ValueError as e:
+            return self.send_error_body(400, "invalid", "Invalid value for field 'filter': "
+                                        "'%s'. Invalid list filter expression." % e)
+        size = int(st.scenario.get("page_size", query.get("maxResults", ["500"])[0]))
+        start = int(query.get("pageToken", ["0"])[0])
+        page = found[start:start + size]
+        if zone is not None:
+            body = {"kind": "compute#instanceList", "items": page}
+        else:
+            by_zone = {}
+            for i in page:
+                by_zone.setdefault("zones/" + i["zone"].rsplit("/", 1)[-1], {"instances": []})[
+                    "instances"].append(i)
+            by_zone["zones/europe-west4-a"] = {"warning": {"code": "NO_RESULTS_ON_PAGE"}}
+            body = {"kind": "compute#instanceAggregatedList", "items": by_zone}
+        if start + size < len(found):
+            body["nextPageToken"] = str(start + size)
+        return self.send_json(200, body)
+
+
+    def bulk_insert(self, st, body, zone=None, region=None):
+        with open(os.path.join(st.args.state, "bulk-body.json"), "w") as f:
+            json.dump(body, f, indent=1, sort_keys=True)
+        count = int(body["count"])
+        least = int(body.get("minCount", count))
+        if region is not None:
+            policy = body.get("locationPolicy", {}).get("locations", {})
+            zones = [z.rsplit("/", 1)[-1] for z in st.region["zones"]]
+            allowed = [z for z in zones
+                       if policy.get("zones/" + z, {}).get("preference", "ALLOW") != "DENY"]
+            zone = allowed[0]
+        placed = min(count, int(st.scenario.get("capacity", count)))
+        target = "projects/project_name/zones/%s/instances" % zone
+        if placed < least:
+            op = self.operation(st, "bulkInsert", target)
+            st.operations[op["name"]]["error"] = {"errors": [{
+                "code": "ZONE_RESOURCE_POOL_EXHAUSTED",
+                "message": "The zone does not have enough resources available to fulfill "
+                           "the request. Try a different zone, or try again later."}]}
+        else:
+            pattern = body["namePattern"]
+            run = re.search("#+", pattern).group(0)
+            number = 0
+            for _ in range(placed):
+                while True:
+                    number += 1
+                    name = pattern.replace(run, str(number).zfill(len(run)), 1)
+                    if name not in st.instances:
+                        break
+                inst = copy.deepcopy(st.instances.get("node-name") or {})
+                props = body["instanceProperties"]
+                inst.update(name=name, status="RUNNING", id=str(2000 + number),
+                            zone=ZONE_LINK % zone, labels=props.get("labels", {}))
+                inst["guestAccelerators"] = [dict(a, acceleratorType=ZONE_LINK % zone +
+                                                  "/acceleratorTypes/" + a["acceleratorType"])
+                                             for a in props.get("guestAccelerators", [])]
+                st.instances[name] = inst
+            op = self.operation(st, "bulkInsert", target)
+        if region is not None:
+            for o in (op, st.operations[op["name"]]):
+                o.pop("zone", None)
+                o["region"] = "https://www.googleapis.com/compute/v1/projects/project_name/regions/" + region
+        return self.send_json(200, op)
 
 
 def main():
