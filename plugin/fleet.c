@@ -53,19 +53,24 @@ enum child_output {
 	CHILD_TEXT,    /* plain lines; the last is the result */
 };
 
-/* The commands the fleet runs.  A new one is one line here and in fleet_options. */
+/*
+ * The commands the fleet runs.  A new one is one line here, and its own options in
+ * fleet_options.  `trailing` positional arguments at the end are the command's (the
+ * DURATION of `idle-stop VM... DURATION`), given to every child; the others are VMs.
+ */
 static const struct fleet_command {
 	const char *name;
 	enum child_output output;
+	int trailing;
 } fleet_commands[] = {
-	{ "push", CHILD_EVENTS },
-	{ "reattach", CHILD_EVENTS },
-	{ "status", CHILD_OBJECT },
-	{ "start", CHILD_TEXT },
-	{ "stop", CHILD_TEXT },
-	{ "delete", CHILD_TEXT },
-	{ "idle-stop", CHILD_TEXT },
-	{ NULL, 0 },
+	{ "push", CHILD_EVENTS, 0 },
+	{ "reattach", CHILD_EVENTS, 0 },
+	{ "status", CHILD_OBJECT, 0 },
+	{ "start", CHILD_TEXT, 0 },
+	{ "stop", CHILD_TEXT, 0 },
+	{ "delete", CHILD_TEXT, 0 },
+	{ "idle-stop", CHILD_TEXT, 1 },
+	{ NULL, 0, 0 },
 };
 
 enum {
@@ -75,7 +80,6 @@ enum {
 	FLEET_OPT_YES,
 	FLEET_OPT_PAYLOAD,
 	FLEET_OPT_VALUE,  /* a command's own option with a value: passed on */
-	FLEET_OPT_FLAG,   /* a command's own option without one: passed on */
 };
 
 /*
@@ -90,8 +94,6 @@ static const struct opt_spec fleet_options[] = {
 	{ "yes", 'y', 0, FLEET_OPT_YES },
 	{ "payload", 'p', 1, FLEET_OPT_PAYLOAD },
 	{ "timeout", 0, 1, FLEET_OPT_VALUE },
-	{ "after", 0, 1, FLEET_OPT_VALUE },
-	{ "off", 0, 0, FLEET_OPT_FLAG },
 	{ NULL, 0, 0, 0 },
 };
 
@@ -121,6 +123,8 @@ struct fleet {
 	size_t count;
 	char **shared;        /* options passed on to every child */
 	size_t nshared;
+	char **positional;    /* the positional arguments: VMs, then the command's own */
+	size_t npositional;
 	int parallel;
 	enum ui_mode mode;
 	int block_lines;
@@ -151,12 +155,14 @@ int fleet_wanted(const char *command, int argc, char **argv)
 {
 	struct opt_parser p;
 	enum opt_result res;
+	const struct fleet_command *c = find_fleet_command(command);
 	const char *arg;
 	char *cause = NULL;
 	int id, targets = 0, wanted = 0;
 
-	if (argc < 1 || find_fleet_command(command) == NULL)
+	if (argc < 1 || c == NULL)
 		return 0;
+	targets = -c->trailing;
 	opt_init(&p, argc, argv);
 	while ((res = opt_next(&p, fleet_options, &id, &arg, &cause)) != OPT_END) {
 		if (res == OPT_ERROR) {
@@ -341,6 +347,7 @@ static int parse(struct fleet *f, int argc, char **argv, char **cause)
 	enum opt_result res;
 	struct member *m;
 	char *flag;
+	size_t i;
 	long n;
 	int id, yes = 0, json = 0, r;
 
@@ -352,8 +359,7 @@ static int parse(struct fleet *f, int argc, char **argv, char **cause)
 		if (res == OPT_ERROR)
 			return GG_EXIT_USAGE;
 		if (res == OPT_ARGUMENT) {
-			m = add_member(f, arg);
-			member_arg(m, arg);
+			add_arg(&f->positional, &f->npositional, arg);
 			continue;
 		}
 		switch (id) {
@@ -401,6 +407,19 @@ static int parse(struct fleet *f, int argc, char **argv, char **cause)
 		if (s->takes_value)
 			add_arg(&f->shared, &f->nshared, arg);
 	}
+	/* The last `trailing` positional arguments are the command's, the others VMs. */
+	if (f->npositional < (size_t)f->cmd->trailing)
+		return gg_fail(cause, GG_EXIT_USAGE, "'%s' needs %d more argument%s (see "
+			       "'gcloud-gpu help %s')", f->cmd->name, f->cmd->trailing,
+			       f->cmd->trailing == 1 ? "" : "s", f->cmd->name);
+	for (i = 0; i < f->npositional; i++) {
+		if (i + (size_t)f->cmd->trailing >= f->npositional) {
+			add_arg(&f->shared, &f->nshared, f->positional[i]);
+			continue;
+		}
+		m = add_member(f, f->positional[i]);
+		member_arg(m, f->positional[i]);
+	}
 	if (filter != NULL && (r = add_filtered(f, &o, filter, cause)) != 0)
 		return r;
 	if (f->count == 0)
@@ -417,7 +436,6 @@ static int parse(struct fleet *f, int argc, char **argv, char **cause)
 				       "--yes to confirm", f->count);
 		if (!yes) {
 			char answer[16] = "";
-			size_t i;
 
 			fprintf(stderr, "Delete these %zu VMs and their boot disks?", f->count);
 			for (i = 0; i < f->count; i++)
@@ -671,8 +689,10 @@ static void reap(struct fleet *f, struct member *m)
 	while (waitpid(m->pid, &status, 0) < 0 && errno == EINTR)
 		;
 	m->code = WIFEXITED(status) ? WEXITSTATUS(status) : GG_EXIT_ERROR;
-	if (WIFSIGNALED(status))
+	if (WIFSIGNALED(status)) {
+		free(m->why);
 		xasprintf(&m->why, "it ended on signal %d", WTERMSIG(status));
+	}
 	m->phase = ENDED;
 	m->ended = gg_clock_monotonic();
 	/* status's row keeps the plan's state; the others end "done". */
@@ -949,6 +969,7 @@ static void fleet_release(struct fleet *f)
 	}
 	free(f->members);
 	free_args(f->shared);
+	free_args(f->positional);
 	if (f->manifest_dir != NULL) {
 		char *path;
 

@@ -155,6 +155,18 @@ test_expect_success '--json: every line is an object whose first key is its targ
 	PY
 '
 
+test_expect_success 'on a terminal: one line per VM redrawn in place (step, percentage), then the table' '
+	ssh_args a b &&
+	cmd=$(printf "%q " "$GG_CLI" push "${SSH_ARGS[@]}" "${KEYS[@]}" --payload "$TEST_DIR/recipe") &&
+	TERM=xterm script -qec "$cmd" /dev/null >"$TEST_DIR/tty.out" 2>&1 &&
+	grep -q $'"'"'\033\[[0-9]*A'"'"' "$TEST_DIR/tty.out" &&
+	for v in a b; do
+		port=PORT_$v &&
+		grep -q "127.0.0.1:${!port} *running *step [0-9]/[0-9] [0-9a-z-]* *[0-9]*%" "$TEST_DIR/tty.out" &&
+		grep -q "^$SSHD_USER@127.0.0.1:${!port} *done " "$TEST_DIR/tty.out" || { cat -v "$TEST_DIR/tty.out"; return 1; }
+	done
+'
+
 test_expect_success 'status over many: a table with each plan state; --parallel 1 works one at a time' '
 	ssh_args a b d &&
 	gg status "${SSH_ARGS[@]}" "${KEYS[@]}" --parallel 1 >"$TEST_DIR/status.out" 2>&1 &&
