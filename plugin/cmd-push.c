@@ -294,7 +294,7 @@ int cmd_push(int argc, char **argv, char **cause)
 		if (res == OPT_ERROR)
 			return GG_EXIT_USAGE;
 		if (res == OPT_OPTION && id == OPT_HELP) {
-			fputs(PUSH_HELP OPT_TARGET_HELP, stdout);
+			fputs(PUSH_HELP OPT_TARGET_HELP FLEET_HELP, stdout);
 			return GG_EXIT_OK;
 		}
 		if (res == OPT_OPTION && id == OPT_PAYLOAD)

@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "clock.h"
 #include "error.h"
+#include "fleet.h"
 #include "opts.h"
 #include "remote.h"
 #include "ui.h"
@@ -55,7 +56,7 @@ int cmd_reattach(int argc, char **argv, char **cause)
 		if (res == OPT_ERROR)
 			return GG_EXIT_USAGE;
 		if (res == OPT_OPTION && id == OPT_HELP) {
-			fputs(REATTACH_HELP OPT_TARGET_HELP, stdout);
+			fputs(REATTACH_HELP OPT_TARGET_HELP FLEET_HELP, stdout);
 			return GG_EXIT_OK;
 		}
 		if (res == OPT_OPTION && id == OPT_JSON)

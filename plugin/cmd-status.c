@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "error.h"
+#include "fleet.h"
 #include "opts.h"
 #include "remote.h"
 #include "ui.h"
@@ -79,7 +80,7 @@ int cmd_status(int argc, char **argv, char **cause)
 		if (res == OPT_ERROR)
 			return GG_EXIT_USAGE;
 		if (res == OPT_OPTION && id == OPT_HELP) {
-			fputs(STATUS_HELP OPT_TARGET_HELP, stdout);
+			fputs(STATUS_HELP OPT_TARGET_HELP FLEET_HELP, stdout);
 			return GG_EXIT_OK;
 		}
 		if (res == OPT_OPTION && id == OPT_JSON)

@@ -29,6 +29,17 @@
 /* The parent's manifest of the payload, for the children of a fleet push. */
 #define FLEET_ENV_MANIFEST "GCLOUD_GPU_FLEET_MANIFEST"
 
+/* The help text of the many-target forms, for the fleet commands' --help. */
+#define FLEET_HELP                                                                       \
+	"Many targets (one process each, the worst exit code, a table at the end):\n"     \
+	"  VM VM...  or  --ssh T --ssh T...  or  --filter EXPR\n"                        \
+	"                             several VMs; EXPR in Compute Engine's filter syntax,\n" \
+	"                             e.g. labels.class=ml (only VMs gcloud-gpu created)\n" \
+	"  --parallel N               at most N at once (default 8)\n"
+
+/* The usage line's many-target part, for the command table. */
+#define FLEET_USAGE "| VM... | --filter EXPR [--parallel N]"
+
 /* At most this many children at once unless --parallel says otherwise. */
 #define FLEET_DEFAULT_PARALLEL 8
 
