@@ -128,6 +128,7 @@ struct fleet {
 	int parallel;
 	enum ui_mode mode;
 	int block_lines;
+	int dirty;            /* a row changed since the last draw */
 	double last_draw;
 	char *manifest_dir;   /* the private directory of the shared manifest */
 };
@@ -652,6 +653,7 @@ static int drain(struct fleet *f, struct member *m, int i)
 	char buf[8192], *nl;
 	ssize_t n = read(m->fd[i], buf, sizeof buf);
 
+	f->dirty = 1;
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
 		return 1;
 	if (n > 0) {
@@ -757,9 +759,10 @@ static void draw(struct fleet *f, int force)
 	int rows, width = term_size(&rows), fits = f->count + 1 < (size_t)rows;
 	double now = gg_clock_monotonic();
 
-	if (f->mode != UI_TTY || (!force && now - f->last_draw < 0.1))
+	if (f->mode != UI_TTY || (!force && (!f->dirty || now - f->last_draw < 0.1)))
 		return;
 	f->last_draw = now;
+	f->dirty = 0;
 	clear_block(f);
 	for (i = 0; i < f->count; i++) {
 		struct member *m = &f->members[i];
@@ -820,6 +823,7 @@ static int run_all(struct fleet *f, char **cause)
 	remote_catch_interrupt();
 	while (ended < f->count) {
 		while (!remote_interrupted && running < (size_t)f->parallel && next < f->count) {
+			f->dirty = 1;
 			if ((r = start_child(f, &f->members[next], self, cause)) != 0) {
 				f->members[next].phase = ENDED;
 				f->members[next].code = r;
@@ -898,7 +902,7 @@ static void duration(char *out, size_t size, double seconds)
 static int summarise(struct fleet *f, char **cause)
 {
 	struct gg_buf failed = GG_BUF_INIT;
-	size_t i, nfailed = 0;
+	size_t i, nfailed = 0, ninterrupted = 0;
 	int worst = GG_EXIT_OK, w = (int)name_width(f);
 	char took[32];
 
@@ -938,12 +942,16 @@ static int summarise(struct fleet *f, char **cause)
 		if (m->code == GG_EXIT_OK)
 			continue;
 		nfailed++;
-		fprintf(stderr, "gcloud-gpu: %s failed (exit %d): %s\n", m->name, m->code,
+		ninterrupted += m->code == GG_EXIT_INTERRUPTED;
+		fprintf(stderr, "gcloud-gpu: %s %s (exit %d): %s\n", m->name,
+			m->code == GG_EXIT_INTERRUPTED ? "was interrupted" : "failed", m->code,
 			m->why != NULL ? m->why : "no error message");
 		gg_buf_addf(&failed, "%s%s", failed.len > 0 ? ", " : "", m->name);
 	}
 	if (nfailed > 0)
-		gg_fail(cause, worst, "%zu of %zu targets failed: %s", nfailed, f->count, failed.data);
+		gg_fail(cause, worst, "%zu of %zu targets %s: %s", nfailed, f->count,
+			ninterrupted == nfailed ? "were interrupted (the work goes on: reattach)"
+						 : "failed", failed.data);
 	gg_buf_release(&failed);
 	return worst;
 }

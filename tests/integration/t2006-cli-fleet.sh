@@ -173,6 +173,19 @@ test_expect_success 'status over many: a table with each plan state; --parallel 
 	[ "$(grep -c "^$SSHD_USER@127.0.0.1:[0-9]* *done " "$TEST_DIR/status.out")" -eq 3 ]
 '
 
+test_expect_success '^C: every target stops following, exit 7, each named with how to reattach' '
+	ssh_args a b &&
+	{ "$GG_CLI" push "${SSH_ARGS[@]}" "${KEYS[@]}" --payload "$TEST_DIR/recipe" >"$TEST_DIR/int.out" 2>"$TEST_DIR/int.err" & pid=$!; } &&
+	wait_for_line "$TEST_DIR/int.out" "^$SSHD_USER@127.0.0.1:$PORT_a: step [0-9]/[0-9] 25-slow" &&
+	wait_for_line "$TEST_DIR/int.out" "^$SSHD_USER@127.0.0.1:$PORT_b: step [0-9]/[0-9] 25-slow" &&
+	kill -INT "$pid" && { wait "$pid"; [ $? -eq 7 ]; } &&
+	test_grep "^gcloud-gpu: $SSHD_USER@127.0.0.1:$PORT_a was interrupted (exit 7): .*reattach" "$TEST_DIR/int.err" &&
+	test_grep "^gcloud-gpu: $SSHD_USER@127.0.0.1:$PORT_b was interrupted (exit 7): .*reattach" "$TEST_DIR/int.err" &&
+	test_grep "^gcloud-gpu: 2 of 2 targets were interrupted" "$TEST_DIR/int.err" &&
+	gg reattach "${SSH_ARGS[@]}" "${KEYS[@]}" >"$TEST_DIR/re.out" 2>&1 &&
+	[ "$(grep -c "^$SSHD_USER@127.0.0.1:[0-9]* *done " "$TEST_DIR/re.out")" -eq 2 ]
+'
+
 test_expect_success 'bad input says what is wrong: --parallel 0, --yes for push, no target' '
 	ssh_args a b &&
 	{ gg push "${SSH_ARGS[@]}" --parallel 0 2>"$TEST_DIR/u1.err"; [ $? -eq 2 ]; } &&
