@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -62,15 +63,16 @@ static const struct fleet_command {
 	const char *name;
 	enum child_output output;
 	int trailing;
+	int connects;   /* it reaches the VM over SSH (not only the API) */
 } fleet_commands[] = {
-	{ "push", CHILD_EVENTS, 0 },
-	{ "reattach", CHILD_EVENTS, 0 },
-	{ "status", CHILD_OBJECT, 0 },
-	{ "start", CHILD_TEXT, 0 },
-	{ "stop", CHILD_TEXT, 0 },
-	{ "delete", CHILD_TEXT, 0 },
-	{ "idle-stop", CHILD_TEXT, 1 },
-	{ NULL, 0, 0 },
+	{ "push", CHILD_EVENTS, 0, 1 },
+	{ "reattach", CHILD_EVENTS, 0, 1 },
+	{ "status", CHILD_OBJECT, 0, 1 },
+	{ "start", CHILD_TEXT, 0, 0 },
+	{ "stop", CHILD_TEXT, 0, 0 },
+	{ "delete", CHILD_TEXT, 0, 0 },
+	{ "idle-stop", CHILD_TEXT, 1, 1 },
+	{ NULL, 0, 0, 0 },
 };
 
 enum {
@@ -131,6 +133,7 @@ struct fleet {
 	int dirty;            /* a row changed since the last draw */
 	double last_draw;
 	char *manifest_dir;   /* the private directory of the shared manifest */
+	int identity_given;   /* -i: the VMs' children do not use google_compute_engine */
 };
 
 static const struct fleet_command *find_fleet_command(const char *name)
@@ -339,6 +342,33 @@ int fleet_manifest(const char *dir, struct gg_manifest *m, struct pack_stats *st
 	return r;
 }
 
+/*
+ * Children for VM names share ~/.ssh/google_compute_engine, which the first use makes:
+ * made here once, before they would race to create it.
+ */
+static int prepare_vm_key(struct fleet *f, char **cause)
+{
+	const char *home = getenv("HOME");
+	char *dir = NULL, *path = NULL, *public_key = NULL;
+	size_t i;
+	int r = 0;
+
+	for (i = 0; i < f->count && strcmp(f->members[i].argv[0], "--ssh") == 0; i++)
+		;
+	if (i == f->count || f->identity_given || !f->cmd->connects)
+		return 0;
+	xasprintf(&dir, "%s/.ssh", home != NULL ? home : ".");
+	xasprintf(&path, "%s/google_compute_engine", dir);
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		r = gg_fail_errno(cause, GG_EXIT_ERROR, errno, "cannot create '%s'", dir);
+	else
+		r = gce_ssh_key_file(path, &public_key, cause);
+	free(dir);
+	free(path);
+	free(public_key);
+	return r;
+}
+
 /* Split the command line into members and the options every child gets. */
 static int parse(struct fleet *f, int argc, char **argv, char **cause)
 {
@@ -389,6 +419,9 @@ static int parse(struct fleet *f, int argc, char **argv, char **cause)
 			continue;
 		case OPT_HELP:
 			return gg_fail(cause, GG_EXIT_USAGE, "see 'gcloud-gpu help %s'", f->cmd->name);
+		case OPT_IDENTITY:
+			f->identity_given = 1;
+			break;
 		case OPT_PROJECT:
 			o.project = arg;
 			break;
@@ -449,6 +482,8 @@ static int parse(struct fleet *f, int argc, char **argv, char **cause)
 	} else if (yes) {
 		return gg_fail(cause, GG_EXIT_USAGE, "--yes is for delete");
 	}
+	if ((r = prepare_vm_key(f, cause)) != 0)
+		return r;
 	if (strcmp(f->cmd->name, "push") == 0 && (r = share_manifest(f, payload, cause)) != 0)
 		return r;
 	return 0;

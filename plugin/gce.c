@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -553,7 +554,7 @@ out:
 /* --- host keys from guest attributes ----------------------------------------------- */
 
 /* known_hosts without the lines for alias, plus lines; unchanged files are kept. */
-static int known_hosts_replace(const char *path, const char *alias, const char *lines,
+static int known_hosts_rewrite(const char *path, const char *alias, const char *lines,
 			       char **cause)
 {
 	struct gg_buf next = GG_BUF_INIT;
@@ -609,6 +610,31 @@ out:
 	gg_buf_release(&next);
 	free(old);
 	free(tmp);
+	return r;
+}
+
+/*
+ * known_hosts_rewrite under an exclusive lock on "<path>.lock": pushes to many VMs run
+ * at once (fleet.c), and two read-modify-writes of the shared file would otherwise
+ * lose one VM's keys.
+ */
+static int known_hosts_replace(const char *path, const char *alias, const char *lines,
+			       char **cause)
+{
+	char *lock_path;
+	int lock, r;
+
+	xasprintf(&lock_path, "%s.lock", path);
+	lock = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (lock < 0 || flock(lock, LOCK_EX) != 0) {
+		r = gg_fail_errno(cause, GG_EXIT_ERROR, errno, "cannot lock '%s'", lock_path);
+		goto out;
+	}
+	r = known_hosts_rewrite(path, alias, lines, cause);
+out:
+	if (lock >= 0)
+		close(lock);
+	free(lock_path);
 	return r;
 }
 

@@ -130,4 +130,21 @@ test_expect_success 'push records the plan state as a label; list shows it' '
 	grep -q "^node-name .* 127.0.0.1 *done *off$" out
 '
 
+# Four managed VMs on the one loopback sshd (status only reads, so they may share it).
+# shellcheck disable=SC2034
+FOUR="\"instances\": [
+  {\"name\": \"st-1\", \"labels\": {\"gcloud-gpu\": \"managed\", \"class\": \"st\"}},
+  {\"name\": \"st-2\", \"labels\": {\"gcloud-gpu\": \"managed\", \"class\": \"st\"}},
+  {\"name\": \"st-3\", \"labels\": {\"gcloud-gpu\": \"managed\", \"class\": \"st\"}},
+  {\"name\": \"st-4\", \"labels\": {\"gcloud-gpu\": \"managed\", \"class\": \"st\"}}]"
+
+test_expect_success 'status over four VMs at once from a fresh home: one key made, every host key kept' '
+	rm -rf "$HOME/.ssh" &&
+	fake_scenario "{$VM, $KEYS, $FOUR}" &&
+	gg status --filter labels.class=st >out 2>err &&
+	[ "$(grep -c "^st-[1-4] *done " out)" = 4 ] &&
+	[ "$(grep -c "^compute\.[0-9]* $HOST_TYPE $HOST_BLOB$" "$HOME/.ssh/google_compute_known_hosts")" = 4 ] &&
+	[ "$(grep -c . "$HOME/.ssh/google_compute_engine.pub")" = 1 ]
+'
+
 test_done
