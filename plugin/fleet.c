@@ -204,7 +204,8 @@ static struct member *add_member(struct fleet *f, const char *name)
 	f->members = xrealloc(f->members, (f->count + 1) * sizeof *f->members);
 	m = &f->members[f->count++];
 	memset(m, 0, sizeof *m);
-	m->name = xstrdup(name);
+	m->name = xstrdup(name);   /* shown: cleaned; the child gets the name as it was */
+	gg_printable(m->name, 0);
 	m->fd[0] = m->fd[1] = -1;
 	m->pct = -1;
 	snprintf(m->state, sizeof m->state, "waiting");
