@@ -197,15 +197,28 @@ static void free_args(char **v)
 	free(v);
 }
 
+/*
+ * A new member for target name, or NULL when it is one already (a VM named and also
+ * matched by the filter): two children on one VM would only contend for its runner.
+ */
 static struct member *add_member(struct fleet *f, const char *name)
 {
 	struct member *m;
+	char *shown = xstrdup(name); /* shown cleaned; the child gets the name as it was */
+	size_t i;
+
+	gg_printable(shown, 0);
+	for (i = 0; i < f->count; i++) {
+		if (strcmp(f->members[i].name, shown) == 0) {
+			free(shown);
+			return NULL;
+		}
+	}
 
 	f->members = xrealloc(f->members, (f->count + 1) * sizeof *f->members);
 	m = &f->members[f->count++];
 	memset(m, 0, sizeof *m);
-	m->name = xstrdup(name);   /* shown: cleaned; the child gets the name as it was */
-	gg_printable(m->name, 0);
+	m->name = shown;
 	m->fd[0] = m->fd[1] = -1;
 	m->pct = -1;
 	snprintf(m->state, sizeof m->state, "waiting");
@@ -249,6 +262,8 @@ static int add_filtered(struct fleet *f, const struct gce_options *o, const char
 		if (name == NULL || zone == NULL)
 			continue;
 		m = add_member(f, name);
+		if (m == NULL)
+			continue;
 		member_arg(m, name);
 		if (o->zone == NULL) {
 			member_arg(m, "--zone");
@@ -397,8 +412,10 @@ static int parse(struct fleet *f, int argc, char **argv, char **cause)
 		switch (id) {
 		case OPT_SSH:
 			m = add_member(f, arg);
-			member_arg(m, "--ssh");
-			member_arg(m, arg);
+			if (m != NULL) {
+				member_arg(m, "--ssh");
+				member_arg(m, arg);
+			}
 			continue;
 		case FLEET_OPT_FILTER:
 			filter = arg;
@@ -453,7 +470,8 @@ static int parse(struct fleet *f, int argc, char **argv, char **cause)
 			continue;
 		}
 		m = add_member(f, f->positional[i]);
-		member_arg(m, f->positional[i]);
+		if (m != NULL)
+			member_arg(m, f->positional[i]);
 	}
 	if (filter != NULL && (r = add_filtered(f, &o, filter, cause)) != 0)
 		return r;
