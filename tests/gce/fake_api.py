@@ -40,7 +40,7 @@ instances.list and aggregatedList take a filter of AND-ed terms KEY=VALUE, KEY:V
 KEY!=VALUE (KEY dotted: labels.class, name, status, zone), parentheses ignored; any
 other filter is refused with 400, as the API refuses what it cannot parse.
 bulkInsert (zonal or regional) names the VMs from namePattern (its run of '#' a
-zero-padded number, skipping names taken), puts a regional one in the first zone its
+zero-padded number, after the highest one already taken), puts a regional one in the first zone its
 locationPolicy allows, and writes its body to STATE/bulk-body.json.
 
 Every request is logged as "METHOD PATH" to STATE/requests.log; the body of an
@@ -449,13 +449,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
         else:
             pattern = body["namePattern"]
             run = re.search("#+", pattern).group(0)
-            number = 0
+            # As the API does: the numbers go on after the highest existing match.
+            like = re.compile("^" + re.escape(pattern).replace(re.escape(run), "([0-9]{%d})"
+                                                                % len(run)) + "$")
+            number = max([int(m.group(1)) for m in map(like.match, st.instances) if m],
+                         default=0)
             for _ in range(placed):
-                while True:
-                    number += 1
-                    name = pattern.replace(run, str(number).zfill(len(run)), 1)
-                    if name not in st.instances:
-                        break
+                number += 1
+                name = pattern.replace(run, str(number).zfill(len(run)), 1)
                 inst = copy.deepcopy(st.instances.get("node-name") or {})
                 props = body["instanceProperties"]
                 inst.update(name=name, status="RUNNING", id=str(2000 + number),

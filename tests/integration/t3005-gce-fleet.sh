@@ -35,6 +35,11 @@ test_expect_success 'create class-#### --count 3: one bulkInsert, labelled, the 
 	test_grep "push --filter labels.class=ml" out
 '
 
+test_expect_success 'a second batch of the pattern numbers on after the highest' '
+	gg create "class-####" --count 2 >out 2>err &&
+	test_grep "^  class-0004  " out && test_grep "^  class-0005  " out
+'
+
 test_expect_success 'the quota is checked for all N before anything is asked' '
 	fake_log_reset &&
 	{ gg create "big-##" --count 9 2>err; [ $? = 3 ]; } &&
