@@ -40,8 +40,8 @@ instances.list and aggregatedList take a filter of AND-ed terms KEY=VALUE, KEY:V
 KEY!=VALUE (KEY dotted: labels.class, name, status, zone), parentheses ignored; any
 other filter is refused with 400, as the API refuses what it cannot parse.
 bulkInsert (zonal or regional) names the VMs from namePattern (its run of '#' a
-zero-padded number, after the highest one already taken), puts a regional one in the first zone its
-locationPolicy allows, and writes its body to STATE/bulk-body.json.
+zero-padded number, after the highest one already taken), puts a regional one in the
+first zone its locationPolicy allows, and writes its body to STATE/bulk-body.json.
 
 Every request is logged as "METHOD PATH" to STATE/requests.log; the body of an
 instances.insert goes to STATE/insert-body.json.  With --authorized-keys FILE the
