@@ -106,6 +106,7 @@ static void upload_progress(void *ctx, uint64_t done, uint64_t total)
 	struct upload *u = ctx;
 
 	ui_upload(u->r->ui, done, total);
+	fleet_upload_progress(done, total);
 }
 
 /* Whether recv's "stored" list names every blob that was sent. */

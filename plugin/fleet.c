@@ -101,6 +101,9 @@ static const struct opt_spec fleet_options[] = {
 
 enum phase { WAITING, RUNNING, ENDED };
 
+/* A child's upload progress line (fleet_upload_progress). */
+#define UPLOAD_PREFIX "uploading "
+
 /* One target and the child that works on it. */
 struct member {
 	char *name;           /* as shown: the VM name or the --ssh spec */
@@ -383,6 +386,18 @@ static int prepare_vm_key(struct fleet *f, char **cause)
 	free(path);
 	free(public_key);
 	return r;
+}
+
+void fleet_upload_progress(uint64_t done, uint64_t total)
+{
+	static double last;
+	double now = gg_clock_monotonic();
+
+	if (getenv(FLEET_ENV_MANIFEST) == NULL || (done < total && now - last < 0.5))
+		return;
+	last = now;
+	fprintf(stderr, UPLOAD_PREFIX "%llu of %llu bytes\n", (unsigned long long)done,
+		(unsigned long long)total);
 }
 
 /* Split the command line into members and the options every child gets. */
@@ -688,6 +703,14 @@ static void take_err_line(struct fleet *f, struct member *m, char *line)
 {
 	static const char prefix[] = "gcloud-gpu: ";
 
+	unsigned long long done, total;
+
+	if (strncmp(line, UPLOAD_PREFIX, sizeof UPLOAD_PREFIX - 1) == 0 &&
+	    sscanf(line + sizeof UPLOAD_PREFIX - 1, "%llu of %llu", &done, &total) == 2) {
+		set_state(m, "uploading");
+		m->pct = total > 0 && done <= total ? (int)(done * 100 / total) : 0;
+		return;
+	}
 	if (strncmp(line, prefix, sizeof prefix - 1) == 0) {
 		set_text(&m->why, line + sizeof prefix - 1);
 	} else {
@@ -787,6 +810,10 @@ static size_t name_width(const struct fleet *f)
 static void format_row(const struct fleet *f, const struct member *m, struct gg_buf *b)
 {
 	gg_buf_addf(b, "%-*.*s  %-12s", (int)name_width(f), (int)name_width(f), m->name, m->state);
+	if (strcmp(m->state, "uploading") == 0 && m->phase == RUNNING) {
+		gg_buf_addf(b, " %3d%%", m->pct);
+		return;
+	}
 	if (m->step != NULL && m->phase == RUNNING)
 		gg_buf_addf(b, " step %d/%d %s", m->step_index, m->steps, m->step);
 	if (m->pct >= 0 && m->phase == RUNNING && m->step != NULL)

@@ -23,6 +23,8 @@
 #ifndef GG_FLEET_H
 #define GG_FLEET_H
 
+#include <stdint.h>
+
 #include "manifest.h"
 #include "pack.h"
 
@@ -72,5 +74,12 @@ int fleet_worst(int a, int b);
  */
 int fleet_manifest(const char *dir, struct gg_manifest *m, struct pack_stats *stats,
 		   char **cause);
+
+/*
+ * In a fleet push's child (FLEET_ENV_MANIFEST set), tell the parent how far the upload
+ * is: a stderr line "uploading DONE of TOTAL bytes", at most twice a second and at the
+ * end, which the parent shows as the target's percentage.  Nothing otherwise.
+ */
+void fleet_upload_progress(uint64_t done, uint64_t total);
 
 #endif

@@ -119,6 +119,7 @@ test_expect_success 'a link cut to one VM mid-upload: it resumes alone, the othe
 		>"$TEST_DIR/cut.out" 2>"$TEST_DIR/cut.err" &&
 	grep -q "^$SSHD_USER@127.0.0.1:$RELAY_PORT: lost the connection" "$TEST_DIR/cut.err" &&
 	grep -q "^$SSHD_USER@127.0.0.1:$RELAY_PORT: resuming the upload" "$TEST_DIR/cut.err" &&
+	! grep -q ": uploading [0-9]* of" "$TEST_DIR/cut.err" &&
 	[ "$(grep -c "lost the connection" "$TEST_DIR/cut.err")" -eq "$(grep -c "^$SSHD_USER@127.0.0.1:$RELAY_PORT: lost the connection" "$TEST_DIR/cut.err")" ] &&
 	! grep -q "resuming the upload" <(grep -v "^$SSHD_USER@127.0.0.1:$RELAY_PORT:" "$TEST_DIR/cut.err") &&
 	[ "$(grep -c "^$SSHD_USER@127.0.0.1:[0-9]* *done " "$TEST_DIR/cut.out")" -eq 4 ] &&
@@ -130,7 +131,7 @@ test_expect_success 'one VM whose step fails: exit 6 naming it, the others end d
 	touch "$TEST_DIR/c/fail-here" &&
 	ssh_args a b c d &&
 	{ gg push "${SSH_ARGS[@]}" "${KEYS[@]}" --payload "$TEST_DIR/recipe" >"$TEST_DIR/fail.out" 2>"$TEST_DIR/fail.err"; rc=$?; } &&
-	[ "$rc" -eq 6 ] &&
+	{ [ "$rc" -eq 6 ] || { echo "exit $rc"; cat "$TEST_DIR/fail.out" "$TEST_DIR/fail.err"; false; }; } &&
 	test_grep "^gcloud-gpu: $SSHD_USER@127.0.0.1:$PORT_c failed (exit 6): .*40-maybe-fail" "$TEST_DIR/fail.err" &&
 	test_grep "^gcloud-gpu: 1 of 4 targets failed: $SSHD_USER@127.0.0.1:$PORT_c$" "$TEST_DIR/fail.err" &&
 	grep -q "^$SSHD_USER@127.0.0.1:$PORT_c *failed " "$TEST_DIR/fail.out" &&
@@ -155,17 +156,21 @@ test_expect_success '--json: every line is an object whose first key is its targ
 	PY
 '
 
-test_expect_success 'on a terminal: one line per VM redrawn in place (step, percentage), then the table' '
-	ssh_args a b &&
-	cmd=$(printf "%q " "$GG_CLI" push "${SSH_ARGS[@]}" "${KEYS[@]}" --payload "$TEST_DIR/recipe") &&
+test_expect_success 'on a terminal: one line per VM redrawn in place (upload or step, percentage), then the table' '
+	head -c 3000000 /dev/urandom >"$TEST_DIR/recipe/data/more.bin" &&
+	SSHD_PORT=$PORT_b start_relay --rate 1000000 &&
+	printf "[127.0.0.1]:%s %s\n" "$RELAY_PORT" "$(cut -d" " -f1-2 "$SSHD_DIR/host_ed25519.pub")" >>"$TEST_DIR/fleet_known_hosts" &&
+	ssh_args a &&
+	cmd=$(printf "%q " "$GG_CLI" push "${SSH_ARGS[@]}" --ssh "$SSHD_USER@127.0.0.1:$RELAY_PORT" "${KEYS[@]}" --payload "$TEST_DIR/recipe") &&
 	TERM=xterm script -qec "$cmd" /dev/null >"$TEST_DIR/tty.out" 2>&1 &&
 	grep -q $'"'"'\033\[[0-9]*A'"'"' "$TEST_DIR/tty.out" &&
-	for v in a b; do
-		port=PORT_$v &&
-		grep -q "127.0.0.1:${!port} *running *step [0-9]/[0-9] [0-9a-z-]* *[0-9]*%" "$TEST_DIR/tty.out" &&
-		grep -q "^$SSHD_USER@127.0.0.1:${!port} *done " "$TEST_DIR/tty.out" || { cat -v "$TEST_DIR/tty.out"; return 1; }
+	grep -q "127.0.0.1:$RELAY_PORT *uploading *[0-9]*%" "$TEST_DIR/tty.out" &&
+	for port in "$PORT_a" "$RELAY_PORT"; do
+		grep -q "127.0.0.1:$port *running *step [0-9]/[0-9] [0-9a-z-]* *[0-9]*%" "$TEST_DIR/tty.out" &&
+		grep -q "^$SSHD_USER@127.0.0.1:$port *done " "$TEST_DIR/tty.out" || { cat -v "$TEST_DIR/tty.out"; return 1; }
 	done
 '
+stop_relay
 
 test_expect_success 'status over many: a table with each plan state, a target named twice runs once, --parallel 1' '
 	ssh_args a b d &&
