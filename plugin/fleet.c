@@ -591,14 +591,13 @@ static void set_state(struct member *m, const char *state)
 }
 
 /* A plain line of the fleet's own about one member; cleaned before it is printed. */
-static void say(struct fleet *f, FILE *to, struct member *m, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static void say(struct fleet *f, FILE *to, struct member *m, const char *fmt, ...)
+static void say(FILE *to, struct member *m, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void say(FILE *to, struct member *m, const char *fmt, ...)
 {
 	char *text = NULL, *line = NULL;
 	va_list ap;
 
-	(void)f;
 	va_start(ap, fmt);
 	if (vasprintf(&text, fmt, ap) < 0)
 		text = NULL;
@@ -634,7 +633,7 @@ static void take_event(struct fleet *f, struct member *m, json_t *obj)
 		set_text(&m->step, step);
 		set_state(m, "running");
 		if (plain)
-			say(f, stdout, m, "step %d/%d %s", m->step_index, m->steps, m->step);
+			say(stdout, m, "step %d/%d %s", m->step_index, m->steps, m->step);
 	} else if (strcmp(type, "progress") == 0) {
 		if (json_is_integer(pct))
 			m->pct = (int)json_integer_value(pct);
@@ -647,16 +646,16 @@ static void take_event(struct fleet *f, struct member *m, json_t *obj)
 		set_state(m, "failed");
 		set_text(&m->detail, msg);
 		if (plain)
-			say(f, stdout, m, "step %s failed: %s", step != NULL ? step : "?",
+			say(stdout, m, "step %s failed: %s", step != NULL ? step : "?",
 			    msg != NULL ? msg : "");
 	} else if (strcmp(type, "reboot") == 0) {
 		set_state(m, "rebooting");
 		if (plain)
-			say(f, stdout, m, "rebooting");
+			say(stdout, m, "rebooting");
 	} else if (strcmp(type, "done") == 0 || strcmp(type, "failed") == 0) {
 		set_state(m, type);
 		if (plain)
-			say(f, stdout, m, "%s", type);
+			say(stdout, m, "%s", type);
 	}
 }
 
@@ -689,11 +688,11 @@ static void take_out_line(struct fleet *f, struct member *m, char *line)
 		set_text(&m->detail, json_is_true(json_object_get(obj, "jupyter"))
 					    ? "jupyter answers" : "jupyter not answering");
 		if (f->mode == UI_PLAIN)
-			say(f, stdout, m, "plan %s, %s", m->state, m->detail);
+			say(stdout, m, "plan %s, %s", m->state, m->detail);
 	} else if (obj == NULL) {
 		set_text(&m->detail, line);
 		if (f->mode == UI_PLAIN)
-			say(f, stdout, m, "%s", line);
+			say(stdout, m, "%s", line);
 	}
 	json_decref(obj);
 }
@@ -721,7 +720,7 @@ static void take_err_line(struct fleet *f, struct member *m, char *line)
 			set_state(m, "reconnecting");
 	}
 	if (f->mode != UI_TTY)
-		say(f, stderr, m, "%s", line);
+		say(stderr, m, "%s", line);
 }
 
 /* Read what a child wrote on fd index i; each whole line is taken. 0 at its end. */
