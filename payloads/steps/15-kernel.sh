@@ -25,14 +25,20 @@ kernel_flavour() {
 	printf '%s\n' "${BASH_REMATCH[1]}"
 }
 
-# to_hold RELEASE: the installed packages that pin the kernel: the running kernel's
-# image and headers, and its flavour's metapackages (which pull in new kernels).
+# to_hold RELEASE: the installed packages that pin the kernel: the flavour's
+# metapackages (which pull in new kernels) and every installed kernel image and headers
+# of the flavour (the running one, and one installed for the next boot).
 to_hold() {
 	local k=$1 f p
-	f="$(kernel_flavour "$k")" || f=""
-	for p in "linux-image-$k" "linux-headers-$k" ${f:+"linux-image-$f" "linux-headers-$f"}; do
-		if pkg_installed "$p"; then printf '%s\n' "$p"; fi
-	done
+	if ! f="$(kernel_flavour "$k")"; then
+		for p in "linux-image-$k" "linux-headers-$k"; do
+			if pkg_installed "$p"; then printf '%s\n' "$p"; fi
+		done
+		return 0
+	fi
+	dpkg-query -W -f='${Package} ${db:Status-Status}\n' 2>/dev/null |
+		awk -v f="$f" '$2 == "installed" && ($1 == "linux-image-" f || $1 == "linux-headers-" f ||
+			$1 ~ "^linux-(image|headers)-[0-9]+\\.[0-9]+\\.[0-9]+-[0-9]+-" f "$") { print $1 }' | LC_ALL=C sort
 }
 
 kernel_held() {

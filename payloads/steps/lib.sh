@@ -468,17 +468,15 @@ apt_update() {
 # apt_has PKG: the package lists (as of the last update) offer PKG.
 apt_has() { apt-cache show "$1" >/dev/null 2>&1; }
 
-# need_tools NAME...: what the steps use and a minimal image may lack (curl, gpg,
+# need_tools PACKAGE...: what the steps use and a minimal image may lack (curl, gpg,
 # ca-certificates), installed from the distribution before anything needs it; or one
-# line naming what is missing.
+# line naming what is missing.  Asked of dpkg, not of PATH: a curl or gpg of another
+# origin (/usr/local) is no reason to skip the distribution's.
 need_tools() {
 	local -a missing=()
 	local t
 	for t in "$@"; do
-		case $t in
-		ca-certificates) pkg_installed ca-certificates || missing+=("$t") ;;
-		*) command -v "$t" >/dev/null 2>&1 || missing+=("$t") ;;
-		esac
+		pkg_installed "$t" || missing+=("$t")
 	done
 	[ ${#missing[@]} -gt 0 ] || return 0
 	log "installing what the recipe needs first: ${missing[*]}"
@@ -486,10 +484,8 @@ need_tools() {
 		die "missing on this VM: ${missing[*]}, and installing it from the distribution failed (apt-get output above): install it by hand (apt-get install ${missing[*]}), then push again"
 	fi
 	for t in "${missing[@]}"; do
-		case $t in
-		ca-certificates) pkg_installed "$t" ;;
-		*) command -v "$t" >/dev/null 2>&1 ;;
-		esac || die "$t is still missing after apt-get installed it: install it by hand, then push again"
+		pkg_installed "$t" ||
+			die "$t is still missing after apt-get installed it: install it by hand, then push again"
 	done
 }
 

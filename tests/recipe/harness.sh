@@ -26,7 +26,7 @@ trap 'rm -rf "$TOP"' EXIT
 unset GCLOUD_GPU_BOOT_ID_FILE GG_ALLOW_NO_GPU FAKE_OFFLINE FAKE_UNREACHABLE FAKE_BAD_KEY \
 	FAKE_MODPROBE_OK FAKE_APT_FAIL FAKE_DF_AVAIL_KB FAKE_KERNEL FAKE_DOCKER_DEAD FAKE_NVSMI \
 	FAKE_ARCH FAKE_GONE FAKE_HANG FAKE_DPKG_LOCKED FAKE_DOCKER_IO_VERSION FAKE_NEW_KERNEL \
-	FAKE_CLOUD_INIT_RC GG_CUDNN_FROM_REPO GG_LOCK_WAIT GG_HEARTBEAT \
+	FAKE_CLOUD_INIT_RC FAKE_SLOW GG_CUDNN_FROM_REPO GG_LOCK_WAIT GG_HEARTBEAT \
 	GG_LIMIT_APT GG_LIMIT_DKMS GG_LIMIT_BOOT GG_LIMIT_PULL GG_LIMIT_BUILD GG_LIMIT_SHORT
 export GG_VERIFY_WAIT=4
 TESTS_RUN=0
@@ -114,7 +114,13 @@ sandbox() {
 	*) echo 6.8.0-1015-gcp ;;
 	esac >"$SB/state/running-kernel"
 	local p
-	for p in curl gpg ca-certificates; do echo 1.0-1 >"$SB/state/pkgs/$p"; done
+	for p in curl gpg ca-certificates "linux-image-$(cat "$SB/state/running-kernel")"; do
+		echo 1.0-1 >"$SB/state/pkgs/$p"
+	done
+	case $os in
+	debian12) echo 1.0-1 >"$SB/state/pkgs/linux-image-cloud-amd64" ;;
+	*) echo 1.0-1 >"$SB/state/pkgs/linux-image-gcp" ;;
+	esac
 	if [ "$os" = debian12 ]; then
 		cat >"$SB/root/etc/apt/sources.list.d/debian.sources" <<-'EOF'
 			Types: deb deb-src
@@ -148,7 +154,7 @@ sandbox() {
 	cp -R "$GG_SOURCE_DIR/payloads/." "$SB/release/"
 	rm -f "$SB/release/debs/"*.deb
 	export GCLOUD_GPU_SYSROOT="$SB/root" GCLOUD_GPU_ROOT="$SB/ggroot" GCLOUD_GPU_RELEASE="$SB/release"
-	export FAKE_STATE="$SB/state" FAKE_LOG="$SB/calls"
+	export FAKE_STATE="$SB/state" FAKE_LOG="$SB/calls" FAKE_OUT="$SB/out"
 	export PATH="$SB/bin:${ORIG_PATH:=$PATH}"
 }
 

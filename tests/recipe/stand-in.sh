@@ -29,7 +29,7 @@
 # FAKE_GONE="pkg ..." (no longer in the archive), FAKE_HANG="cmd ..." (those commands
 # hang until killed), FAKE_DPKG_LOCKED=N (the first N `dpkg --configure -a` find the
 # lock held), FAKE_DOCKER_IO_VERSION (docker.io's version, default Debian 12's 20.10.24),
-# FAKE_NEW_KERNEL (the kernel a metapackage brings), FAKE_CLOUD_INIT_RC.
+# FAKE_NEW_KERNEL (the kernel a metapackage brings), FAKE_CLOUD_INIT_RC, FAKE_SLOW.
 set -euo pipefail
 
 cmd="$(basename "$0")"
@@ -41,15 +41,24 @@ cmd="$(basename "$0")"
 
 S="${FAKE_STATE:?}"
 R="${GCLOUD_GPU_SYSROOT:?}"
-BIN="$(dirname "$0")"
 mkdir -p "$S/pkgs" "$S/held" "$S/docker/images" "$S/docker/c" "$S/dkms"
 
-# A command named in FAKE_HANG hangs until killed (bash's read -t: no child process).
+# A command named in FAKE_HANG hangs until killed (bash's read -t: no child process);
+# one named in FAKE_SLOW goes on only once the step's output ($FAKE_OUT) shows a
+# heartbeat line for it (a condition, with a generous deadline).
 for h in ${FAKE_HANG:-}; do
 	if [ "$h" = "$cmd" ]; then
 		echo "$cmd: (hanging, as FAKE_HANG asks)"
 		read -r -t 100000 <> <(:) || true
 		exit 0
+	fi
+done
+for h in ${FAKE_SLOW:-}; do
+	if [ "$h" = "$cmd" ]; then
+		for _ in $(seq 1 1200); do
+			grep -q "still running: $cmd" "${FAKE_OUT:?}" && break
+			read -r -t 0.1 <> <(:) || true
+		done
 	fi
 done
 
@@ -467,9 +476,6 @@ apt-get)
 		for t in "${todo[@]}"; do
 			status "pmstatus:${t%%=*}:$((i * 100 / n)).0000:Installing ${t%%=*}"
 			install_pkg "${t%%=*}" "${t#*=}"
-			case ${t%%=*} in
-			curl | gpg) ln -sf "$(readlink -f "$0")" "$BIN/${t%%=*}" ;;
-			esac
 			i=$((i + 1))
 		done
 		if [ "$keyring" = 1 ]; then
