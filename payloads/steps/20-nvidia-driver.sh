@@ -141,6 +141,7 @@ add_cuda_repo() {
 
 # The awk programs of contrib_sources: each prints, for an entry of the Debian archive
 # that has "main" but not "contrib", a deb822 stanza of the same entry with contrib only.
+# shellcheck disable=SC2016 # awk's $fields, not the shell's
 CONTRIB_DEB822='
 function flush() {
 	if (types ~ /(^|[ \t])deb([ \t]|$)/ && comps ~ /(^|[ \t])main([ \t]|$)/ &&
@@ -159,6 +160,7 @@ function value() { sub(/^[^:]*:[ \t]*/, ""); return $0 }
 /^Components:/ { comps = value() }
 /^Signed-By:[ \t]*[^ \t]/ { signed = value() }
 END { flush() }'
+# shellcheck disable=SC2016
 CONTRIB_ONELINE='
 $1 == "deb" {
 	signed = ""
