@@ -116,7 +116,7 @@ limited() {
 # nothing to do and why, and succeed; otherwise fail, and the step goes on.
 no_gpu_skip() {
 	if [ -z "$(nvidia_gpus)" ] && allow_no_gpu; then
-		log "no NVIDIA GPU on this CPU-only run (allow-no-gpu): nothing to do for the GPU here, skipped"
+		log "no NVIDIA GPU (CPU-only dry run): nothing to do for the GPU here, skipped"
 		return 0
 	fi
 	return 1

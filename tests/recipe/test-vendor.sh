@@ -262,7 +262,7 @@ item9() {
 	for s in 15-kernel 20-nvidia-driver 50-container-toolkit; do
 		assert "$s skipped" grep -qx "$s" "$SB/skipped"
 	done
-	assert "saying why" [ "$(grep -c 'no NVIDIA GPU on this CPU-only run (allow-no-gpu): nothing to do for the GPU here, skipped' "$SB/out")" -ge 3 ]
+	assert "saying why" [ "$(grep -c 'no NVIDIA GPU (CPU-only dry run): nothing to do for the GPU here, skipped' "$SB/out")" -ge 3 ]
 	refute "nvidia.github.io not asked" log_has 'nvidia\.github\.io'
 	assert "docker.io from Debian" log_has '^apt-get .* install docker\.io$'
 	assert "verify passed" grep -qx 80-verify "$SB/skipped"
