@@ -38,6 +38,11 @@
 #   vm_forward PORT         forward a new host loopback port to the VM's PORT; prints it
 #   vm_stop                 stop everything by PID (also run by the EXIT trap)
 #   vm_boots                how many times nspawn has started this VM since vm_boot
+#   vm_cli_env              a private HOME and XDG dirs for gcloud-gpu, the helper of
+#                           this build (GCLOUD_GPU_HELPER), no agent
+#   vm_target [USER]        VM_TARGET=(--ssh USER@127.0.0.1:VM_PORT -i ... --known-hosts
+#                           ...) for gcloud-gpu; USER root (default) or gg
+#   vm_journal_unit UNIT    the VM's journal of UNIT since this boot
 #
 # Processes are stopped by PID (the EXIT trap calls vm_stop), the VM's own processes
 # through the cgroup made for it.  A record in /run/gg-vm/ names the PIDs (with their
@@ -437,4 +442,24 @@ vm_stop() {
 	[ -n "$vm_slirp_pid" ] && _vm_stop_net
 	_vm_cgroup_kill "$cg"
 	rm -f "$GG_VM_RUN/$cg"
+}
+
+vm_cli_env() {
+	HOME=$TEST_DIR/home
+	XDG_CACHE_HOME=$HOME/.cache
+	XDG_STATE_HOME=$HOME/.local/state
+	mkdir -p "$HOME"
+	GCLOUD_GPU_HELPER=$GG_HELPER
+	export HOME XDG_CACHE_HOME XDG_STATE_HOME GCLOUD_GPU_HELPER
+	unset SSH_AUTH_SOCK GCLOUD_GPU_REMOTE_ROOT GCLOUD_GPU_REMOTE_BOOT_ID_FILE
+}
+
+# shellcheck disable=SC2034  # VM_TARGET is for the tests that source this
+vm_target() {
+	VM_TARGET=(--ssh "${1:-root}@127.0.0.1:$VM_PORT" -i "$VM_KEY" --known-hosts "$VM_KNOWN_HOSTS"
+		--connect-timeout 20)
+}
+
+vm_journal_unit() {
+	vm_ssh "journalctl -b --no-pager -o cat -u '$1'"
 }
