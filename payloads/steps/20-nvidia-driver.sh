@@ -64,6 +64,7 @@ step_extra() {
 
 step_check() {
 	if [ -z "$(nvidia_gpus)" ] && allow_no_gpu; then
+		log "no NVIDIA GPU (CPU-only dry run): no driver to install"
 		return 0
 	fi
 	driver_works

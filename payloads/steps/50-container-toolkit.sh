@@ -17,6 +17,10 @@ runtime_registered() {
 }
 
 step_check() {
+	if [ -z "$(nvidia_gpus)" ] && allow_no_gpu; then
+		log "no NVIDIA GPU (CPU-only dry run): the container toolkit only serves a GPU"
+		return 0
+	fi
 	pkg_installed nvidia-container-toolkit && runtime_registered
 }
 
