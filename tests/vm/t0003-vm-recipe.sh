@@ -105,6 +105,11 @@ test_expect_success 'through the tunnel, Chromium shows the notebook list with t
 	{ [ "$code" = 403 ] || { echo "/api/kernels without the token: HTTP $code"; false; }; }
 '
 
+test_expect_success 'a kernel started through the tunnel runs a cell: 1+1 gives 2 (websockets pass)' '
+	timeout 180 python3 "$GG_SOURCE_DIR/tests/vm/kernel-run.py" "$TUNNEL_URL" >"$TEST_DIR/kernel.out" 2>&1 &&
+	test_grep "^2$" "$TEST_DIR/kernel.out"
+'
+
 test_expect_success 'rebooted by hand: the container is back by itself, reattach ends 0, status says Jupyter answers' '
 	test_stop_pid "$TUNNEL_PID" &&
 	vm_reboot &&
