@@ -35,7 +35,8 @@
 #   vm_reboot               `systemctl reboot` in the VM, wait for a new boot id
 #   vm_poweroff             `systemctl poweroff`, wait until nspawn exited 0
 #   vm_boot                 boot a powered-off VM again (same disk: the upper layer)
-#   vm_forward PORT         forward a new host loopback port to the VM's PORT; prints it
+#   vm_forward PORT [HOST]  forward a host loopback port (HOST if free, else a new one)
+#                           to the VM's PORT; prints it
 #   vm_stop                 stop everything by PID (also run by the EXIT trap)
 #   vm_boots                how many times nspawn has started this VM since vm_boot
 #   vm_cli_env              a private HOME and XDG dirs for gcloud-gpu, the helper of
@@ -54,6 +55,9 @@
 #                           of its helpers (crashpad) outlives it
 #   vm_start_with_base      vm_start with the cached minbase tarball bound read-only
 #                           at /var/cache/gg-test/base.tar in the VM
+#
+# GG_VM_NSPAWN_EXTRA (read by vm_start): more systemd-nspawn options for this VM, kept
+# for its later boots (vm_start_with_base uses it for the bind mount).
 #
 # Processes are stopped by PID (the EXIT trap calls vm_stop), the VM's own processes
 # through the cgroup made for it.  A record in /run/gg-vm/ names the PIDs (with their
@@ -331,13 +335,13 @@ vm_wait_ssh() {
 			return 0
 		fi
 		if [ -n "$vm_sup_pid" ] && ! kill -0 "$vm_sup_pid" 2>/dev/null; then
-			echo "vm: the VM stopped while booting; its console:" >&2
-			tail -n 30 "$VM_DIR/console.log" >&2
+			vm_die "systemd-nspawn stopped while booting it (its console follows)"
+			tail -n 30 "$VM_DIR/console.log" "$VM_DIR/supervisor.log" >&2
 			return 1
 		fi
 		sleep 0.5
 	done
-	echo "vm: its sshd did not answer within ${1:-180} s; its console:" >&2
+	vm_die "its sshd did not answer within ${1:-180} s of the boot (its console follows)"
 	tail -n 30 "$VM_DIR/console.log" >&2
 	return 1
 }
