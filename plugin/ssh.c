@@ -602,25 +602,59 @@ int ssh_conn_tunnel(struct ssh_conn *c, int listen_fd, const char *host, int por
 		    volatile sig_atomic_t *stop, char **cause)
 {
 	struct forward fw[SSH_TUNNEL_MAX];
-	struct pollfd pfd[SSH_TUNNEL_MAX + 1];
+	struct pollfd pfd[SSH_TUNNEL_MAX + 2];
 	char *buf = xmalloc(IO_CHUNK);
-	size_t i, count = 0;
+	size_t i, p, count = 0, polled;
 	int r = 0;
 
 	while (!*stop) {
 		pfd[0].fd = listen_fd;
 		pfd[0].events = count < SSH_TUNNEL_MAX ? POLLIN : 0;
+		/*
+		 * The SSH socket too: the VM's replies wake the loop as they arrive, rather
+		 * than waiting out the poll timeout for every chunk (~90 KB/s otherwise).
+		 */
+		pfd[1].fd = ssh_get_fd(c->session);
+		pfd[1].events = POLLIN;
 		for (i = 0; i < count; i++) {
-			pfd[i + 1].fd = fw[i].fd;
-			pfd[i + 1].events = POLLIN;
+			pfd[i + 2].fd = fw[i].fd;
+			pfd[i + 2].events = POLLIN;
 		}
-		if (poll(pfd, count + 1, 50) < 0 && errno != EINTR) {
+		polled = count;
+		if (poll(pfd, count + 2, 50) < 0 && errno != EINTR) {
 			r = gg_fail_errno(cause, GG_EXIT_ERROR, errno, "cannot wait on the tunnel");
 			break;
 		}
 		if (!ssh_is_connected(c->session)) {
 			r = link_error(c, cause);
 			break;
+		}
+		/*
+		 * Connections first, the new one after: fw[i] stays paired with pfd[p] while
+		 * closed ones are removed (in order), so a poll result is never read as
+		 * another connection's (a blocking read on an idle one stopped them all).
+		 */
+		for (i = 0, p = 2; p < polled + 2; p++) {
+			int n, dead = 0;
+
+			if (pfd[p].revents & (POLLIN | POLLHUP | POLLERR)) {
+				ssize_t got = read(fw[i].fd, buf, IO_CHUNK);
+
+				if (got <= 0 || ssh_channel_write(fw[i].channel, buf, (uint32_t)got) == SSH_ERROR)
+					dead = 1;
+			}
+			while (!dead && (n = ssh_channel_read_nonblocking(fw[i].channel, buf, IO_CHUNK, 0)) > 0)
+				if (write(fw[i].fd, buf, (size_t)n) != n)
+					dead = 1;
+			if (!dead && (ssh_channel_is_eof(fw[i].channel) || ssh_channel_is_closed(fw[i].channel)))
+				dead = 1;
+			if (dead) {
+				forward_close(&fw[i]);
+				memmove(&fw[i], &fw[i + 1], (count - i - 1) * sizeof fw[0]);
+				count--;
+			} else {
+				i++;
+			}
 		}
 		if (pfd[0].revents & POLLIN) {
 			int fd = accept(listen_fd, NULL, NULL);
@@ -637,26 +671,6 @@ int ssh_conn_tunnel(struct ssh_conn *c, int listen_fd, const char *host, int por
 					ssh_channel_free(ch);
 				if (fd >= 0)
 					close(fd);
-			}
-		}
-		for (i = 0; i < count; i++) {
-			int n, dead = 0;
-
-			if (pfd[i + 1].revents & (POLLIN | POLLHUP | POLLERR)) {
-				ssize_t got = read(fw[i].fd, buf, IO_CHUNK);
-
-				if (got <= 0 || ssh_channel_write(fw[i].channel, buf, (uint32_t)got) == SSH_ERROR)
-					dead = 1;
-			}
-			while (!dead && (n = ssh_channel_read_nonblocking(fw[i].channel, buf, IO_CHUNK, 0)) > 0)
-				if (write(fw[i].fd, buf, (size_t)n) != n)
-					dead = 1;
-			if (!dead && (ssh_channel_is_eof(fw[i].channel) || ssh_channel_is_closed(fw[i].channel)))
-				dead = 1;
-			if (dead) {
-				forward_close(&fw[i]);
-				fw[i] = fw[--count];
-				i--;
 			}
 		}
 		ssh_conn_keepalive(c);
