@@ -22,16 +22,6 @@
 #include "release.h"
 #include "store.h"
 
-void gg_gc_touch(const char *root, const char *sha256)
-{
-	char *blob = gg_store_blob_path(root, sha256);
-
-	/* A blob that cannot be touched is only less protected from a collection. */
-	if (blob != NULL)
-		(void)utimensat(AT_FDCWD, blob, NULL, AT_SYMLINK_NOFOLLOW);
-	free(blob);
-}
-
 /* The manifests collection keeps, loaded, and whether each one's release was intact. */
 struct kept {
 	const char *sha256;

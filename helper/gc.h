@@ -11,7 +11,7 @@
  *   - releases/<sha> and releases/<sha>.done of every other manifest (the mark first,
  *     so a crash half-way leaves a release without a mark, which is never trusted);
  *   - blobs/<sha> that no kept manifest lists, when they have not been used for
- *     GG_GC_GRACE_SECONDS: `have` refreshes the mtime of every blob it reports present
+ *     GG_GC_GRACE_SECONDS: `have` refreshes (gg_store_touch) the mtime of every blob it reports present
  *     and of the manifest it stores, so the blobs a concurrent push is counting on
  *     stay.  Partial blobs (a cut upload, waiting to be resumed) are left alone.
  *
@@ -40,8 +40,5 @@ struct gg_gc_stats {
  */
 int gg_gc(const char *root, const char *const *keep, size_t count, struct gg_gc_stats *stats,
 	  char **cause);
-
-/* Mark blob sha256 as just used (its mtime), so that gg_gc's grace covers it. */
-void gg_gc_touch(const char *root, const char *sha256);
 
 #endif

@@ -19,7 +19,6 @@
 #include "buf.h"
 #include "error.h"
 #include "fsutil.h"
-#include "gc.h"
 #include "hash.h"
 #include "prefetch.h"
 
@@ -88,9 +87,19 @@ static int promote_complete_partial(const char *root, const char *sha256, const 
 	return stored;
 }
 
+void gg_store_touch(const char *root, const char *sha256)
+{
+	char *blob = gg_store_blob_path(root, sha256);
+
+	/* A blob that cannot be touched is only less protected from a collection. */
+	if (blob != NULL)
+		(void)utimensat(AT_FDCWD, blob, NULL, AT_SYMLINK_NOFOLLOW);
+	free(blob);
+}
+
 /*
  * How much of blob sha256 (of size bytes) is on the VM: -1 stored (and its mtime
- * refreshed: see gc.h), else the offset.
+ * refreshed: gg_store_touch), else the offset.
  */
 static int64_t blob_offset(const char *root, const char *sha256, uint64_t size)
 {
@@ -103,7 +112,7 @@ static int64_t blob_offset(const char *root, const char *sha256, uint64_t size)
 		goto out;
 	if (lstat(blob, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size == size) {
 		/* Present: the push asking counts on it, so a collection must leave it (gc.h). */
-		(void)utimensat(AT_FDCWD, blob, NULL, AT_SYMLINK_NOFOLLOW);
+		gg_store_touch(root, sha256);
 		offset = -1;
 		goto out;
 	}
@@ -155,7 +164,7 @@ int gg_store_have(const char *root, const char *text, size_t len, json_t **resul
 		goto out;
 	}
 	if (lstat(path, &st) == 0)
-		gg_gc_touch(root, sha);
+		gg_store_touch(root, sha);
 	else if (gg_write_file_atomic(path, text, len, 0600, cause) != 0)
 		goto out;
 	out = json_object();

@@ -30,6 +30,13 @@ char *gg_store_blob_path(const char *root, const char *sha256);
 char *gg_store_partial_path(const char *root, const char *sha256);
 
 /*
+ * Mark blob sha256 as just used, so that a collection (gc.h) leaves it for
+ * GG_GC_GRACE_SECONDS.  The store owns its blobs' mtimes: this is the only writer of
+ * them besides `recv`; gc.c only reads them.
+ */
+void gg_store_touch(const char *root, const char *sha256);
+
+/*
  * `have`: validate the manifest text (it must be canonical, as gg_manifest_format
  * writes it; one trailing newline is allowed), store it as a blob, and return the
  * missing blobs as the wire object {"manifest":…,"missing":[{"sha256","size","offset"}]}
