@@ -26,6 +26,8 @@
 #include "helper.h"
 #include "journal.h"
 #include "release.h"
+#include "plan.h"
+#include "reboot.h"
 #include "runner.h"
 #include "store.h"
 

@@ -1,449 +1,45 @@
 /*
- * runner.c: running a plan's steps, turning their output into events, and
- * surviving kills and reboots (see runner.h).
+ * runner.c: the runner's loop: which step runs next, what each end means for the plan,
+ * the reboot and the plan's end (see runner.h); and spawning the runner detached.
  */
 #include "runner.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <fnmatch.h>
-#include <math.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "buf.h"
 #include "error.h"
 #include "event.h"
 #include "fsutil.h"
 #include "hash.h"
+#include "plan.h"
+#include "reboot.h"
 #include "release.h"
-
-#define TAIL_LINES 20
-/* Longer output lines are cut into pieces of this size, each its own event. */
-#define MAX_OUTPUT_LINE 8192
-#define STEP_SUFFIX ".sh"
+#include "step.h"
 
 extern char **environ;
 
-int gg_step_path_valid(const char *path)
-{
-	return fnmatch("steps/[0-9][0-9]-*.sh", path, FNM_PATHNAME | FNM_PERIOD) == 0;
-}
-
-int gg_parse_progress(const char *line, int *pct, const char **msg)
-{
-	char *end;
-	double value;
-
-	if (strncmp(line, "progress ", 9) != 0)
-		return -1;
-	line += 9;
-	while (*line == ' ')
-		line++;
-	errno = 0;
-	value = strtod(line, &end);
-	if (end == line || errno != 0 || isnan(value) || (*end != '\0' && *end != ' ' && *end != '%'))
-		return -1;
-	if (*end == '%')
-		end++;
-	while (*end == ' ')
-		end++;
-	*pct = value < 0 ? 0 : value > 100 ? 100 : (int)value;
-	*msg = end;
-	return 0;
-}
-
-int gg_plan_unfinished(json_t *state)
-{
-	const char *s = json_string_value(json_object_get(state, "state"));
-
-	return s != NULL && (strcmp(s, "running") == 0 || strcmp(s, "rebooting") == 0);
-}
-
-/* Seconds since this boot (CLOCK_BOOTTIME): what reboot_asked is measured in. */
-static long long boot_seconds(void)
-{
-	struct timespec ts;
-
-	if (clock_gettime(CLOCK_BOOTTIME, &ts) != 0)
-		return -1;
-	return (long long)ts.tv_sec;
-}
-
-static long long reboot_wait_s(void)
-{
-	const char *env = getenv(GG_ENV_REBOOT_WAIT);
-	char *end;
-	long long v;
-
-	if (env == NULL || env[0] == '\0')
-		return GG_REBOOT_WAIT_S;
-	errno = 0;
-	v = strtoll(env, &end, 10);
-	return errno != 0 || *end != '\0' || v < 0 ? GG_REBOOT_WAIT_S : v;
-}
-
-enum gg_reboot gg_plan_reboot(json_t *state, const char *boot_id)
-{
-	const char *s = json_string_value(json_object_get(state, "state"));
-	const char *before = json_string_value(json_object_get(state, "reboot_boot_id"));
-	json_t *asked = json_object_get(state, "reboot_asked");
-	long long now, ago;
-
-	if (s == NULL || before == NULL)
-		return GG_REBOOT_NONE;
-	if (strcmp(s, "rebooting") != 0 &&
-	    !(strcmp(s, "failed") == 0 && json_is_true(json_object_get(state, "reboot_failed"))))
-		return GG_REBOOT_NONE;
-	if (strcmp(before, boot_id) != 0)
-		return GG_REBOOT_HAPPENED;
-	if (strcmp(s, "failed") == 0)
-		return GG_REBOOT_NONE;
-	if (!json_is_integer(asked))
-		return GG_REBOOT_TO_ASK;
-	/*
-	 * Same boot, so the boot-time clock of the asking runner is ours.  A clock that
-	 * went back (another time namespace) cannot tell: it counts as overdue, which
-	 * tells the user, rather than as going, which would wait forever.
-	 */
-	now = boot_seconds();
-	ago = now - json_integer_value(asked);
-	return now >= 0 && ago >= 0 && ago < reboot_wait_s() ? GG_REBOOT_GOING : GG_REBOOT_OVERDUE;
-}
-
-/* The plan's steps saved, then its `plan` event (see gg_plan_start). */
-static int plan_announce(const char *root, struct gg_journal *j, json_t *state,
-			 long long *plan_seq, char **cause)
-{
-	json_t *names = json_array(), *step;
-	size_t i;
-	int r;
-
-	if (names == NULL)
-		return gg_fail(cause, GG_HELPER_SYSTEM, "out of memory");
-	json_array_foreach(json_object_get(state, "steps"), i, step)
-		json_array_append(names, json_object_get(step, "name"));
-	if (json_object_set_new(state, "plan_seq", json_integer(j->last_seq + 1)) != 0) {
-		json_decref(names);
-		return gg_fail(cause, GG_HELPER_SYSTEM, "out of memory");
-	}
-	/* State first: a follower that reads it finds the plan_seq of the coming event. */
-	if ((r = gg_state_save(root, state, cause)) != 0) {
-		json_decref(names);
-		return r;
-	}
-	return gg_journal_emit(j, GG_EVENT_PLAN,
-			       json_pack("{s:o, s:O}", "steps", names, "plan",
-					 json_object_get(state, "plan")),
-			       plan_seq, cause);
-}
-
-int gg_plan_continue(const char *root, struct gg_journal *j, json_t *state, long long *plan_seq,
-		     char **cause)
-{
-	json_object_del(state, "reboot_boot_id");
-	json_object_del(state, "reboot_step");
-	json_object_del(state, "reboot_asked");
-	json_object_del(state, "reboot_failed");
-	json_object_set_new(state, "state", json_string("running"));
-	return plan_announce(root, j, state, plan_seq, cause);
-}
-
-int gg_plan_start(const char *root, struct gg_journal *j, const char *sha256,
-		  const struct gg_manifest *m, long long *plan_seq, char **cause)
-{
-	json_t *state = NULL, *steps;
-	char name[GG_MANIFEST_MAX_COMPONENT + 1];
-	size_t i, len;
-	int r = GG_HELPER_SYSTEM;
-
-	steps = json_array();
-	state = json_pack("{s:s, s:s, s:I, s:o}", "plan", sha256, "state", "running", "plan_seq",
-			  (json_int_t)(j->last_seq + 1), "steps", steps);
-	if (state == NULL) {
-		gg_fail(cause, r, "out of memory");
-		goto out;
-	}
-	for (i = 0; i < m->count; i++) {
-		if (!gg_step_path_valid(m->files[i].path))
-			continue;
-		len = strlen(m->files[i].path) - strlen("steps/") - strlen(STEP_SUFFIX);
-		snprintf(name, sizeof name, "%.*s", (int)len, m->files[i].path + strlen("steps/"));
-		if (json_array_append_new(steps, json_pack("{s:s, s:s}", "name", name, "state",
-							   "pending")) != 0) {
-			gg_fail(cause, r, "out of memory");
-			goto out;
-		}
-	}
-	r = plan_announce(root, j, state, plan_seq, cause);
-out:
-	json_decref(state);
-	return r;
-}
-
-/* One runner at work: where it writes, and the output of the step now running. */
+/* One runner at work: where it writes, and the step it runs. */
 struct runner {
 	struct helper_context *ctx;
 	struct gg_journal journal;
 	json_t *state;
 	char *release;
 	char boot_id[64];
-	const char *step;          /* name of the step running */
-	struct gg_buf out;         /* stdout+stderr not yet ended by a newline */
-	struct gg_buf progress;    /* fd 3, likewise */
-	char *tail[TAIL_LINES];    /* ring of the last output lines */
-	size_t tail_next, tail_count;
+	struct gg_step step;
 };
-
-static void tail_reset(struct runner *rn)
-{
-	size_t i;
-
-	for (i = 0; i < TAIL_LINES; i++) {
-		free(rn->tail[i]);
-		rn->tail[i] = NULL;
-	}
-	rn->tail_next = rn->tail_count = 0;
-}
-
-/* A JSON string of bytes a step wrote: invalid UTF-8 becomes '?' so it can travel. */
-static json_t *output_string(const char *text, size_t len)
-{
-	json_t *s = json_stringn(text, len);
-	char *copy;
-	size_t i;
-
-	if (s != NULL)
-		return s;
-	copy = malloc(len + 1);
-	if (copy == NULL)
-		return NULL;
-	for (i = 0; i < len; i++)
-		copy[i] = (unsigned char)text[i] < 0x80 ? text[i] : '?';
-	s = json_stringn(copy, len);
-	free(copy);
-	return s;
-}
-
-static int emit_step(struct runner *rn, enum gg_event_type type, json_t *fields, char **cause)
-{
-	if (fields == NULL)
-		fields = json_object();
-	if (fields == NULL || json_object_set_new(fields, "step", json_string(rn->step)) != 0) {
-		json_decref(fields);
-		return gg_fail(cause, GG_HELPER_SYSTEM, "out of memory");
-	}
-	return gg_journal_emit(&rn->journal, type, fields, NULL, cause);
-}
-
-/* One output line: a log event, and into the tail. */
-static int output_line(struct runner *rn, const char *line, size_t len, char **cause)
-{
-	json_t *msg = output_string(line, len);
-
-	free(rn->tail[rn->tail_next]);
-	rn->tail[rn->tail_next] = json_is_string(msg) ? strdup(json_string_value(msg)) : NULL;
-	rn->tail_next = (rn->tail_next + 1) % TAIL_LINES;
-	if (rn->tail_count < TAIL_LINES)
-		rn->tail_count++;
-	if (msg == NULL)
-		return gg_fail(cause, GG_HELPER_SYSTEM, "out of memory");
-	return emit_step(rn, GG_EVENT_LOG, json_pack("{s:o}", "msg", msg), cause);
-}
-
-/* One fd-3 line: a progress event when it parses, nothing when it does not. */
-static int progress_line(struct runner *rn, const char *text, size_t len, char **cause)
-{
-	char *line = strndup(text, len);
-	const char *msg;
-	json_t *m = NULL;
-	int pct, r = 0;
-
-	if (line == NULL)
-		return gg_fail(cause, GG_HELPER_SYSTEM, "out of memory");
-	if (gg_parse_progress(line, &pct, &msg) == 0 && (m = output_string(msg, strlen(msg))) != NULL)
-		r = emit_step(rn, GG_EVENT_PROGRESS, json_pack("{s:i, s:o}", "pct", pct, "msg", m),
-			      cause);
-	free(line);
-	return r;
-}
-
-/*
- * Emit the whole lines in b, and when flush (the step ended) the rest too; lines
- * longer than MAX_OUTPUT_LINE are cut into pieces.  What is kept is an unended line.
- */
-static int drain_lines(struct runner *rn, struct gg_buf *b, int is_progress, int flush,
-		       char **cause)
-{
-	char *nl;
-	size_t len, take;
-	int r;
-
-	while (b->len > 0) {
-		nl = memchr(b->data, '\n', b->len);
-		if (nl != NULL && (size_t)(nl - b->data) <= MAX_OUTPUT_LINE) {
-			len = (size_t)(nl - b->data);
-			take = len + 1;
-		} else if (b->len >= MAX_OUTPUT_LINE) {
-			len = take = MAX_OUTPUT_LINE;
-		} else if (flush) {
-			len = take = b->len;
-		} else {
-			return 0;
-		}
-		if (len > 0 && b->data[len - 1] == '\r')
-			len--;
-		r = is_progress ? progress_line(rn, b->data, len, cause) :
-				  output_line(rn, b->data, len, cause);
-		if (r != 0)
-			return r;
-		gg_buf_consume(b, take);
-	}
-	return 0;
-}
-
-/* The child side of a step: its environment and descriptors, then exec. */
-static void exec_step(struct runner *rn, const char *path, const char *action, int out, int prog)
-{
-	char *argv[4];
-	int null = open("/dev/null", O_RDONLY);
-
-	/* Die with the runner: a step must not live on behind a killed runner. */
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	signal(SIGPIPE, SIG_DFL);
-	umask(022);
-	if (null < 0 || dup2(null, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0 ||
-	    dup2(prog, 3) < 0 || fcntl(3, F_SETFD, 0) < 0 || chdir(rn->release) != 0)
-		_exit(127);
-	setenv("GCLOUD_GPU_ROOT", rn->ctx->root, 1);
-	setenv("GCLOUD_GPU_RELEASE", rn->release, 1);
-	setenv("GCLOUD_GPU_STEP", rn->step, 1);
-	if (getenv("PATH") == NULL)
-		setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", 1);
-	argv[0] = (char *)path;
-	argv[1] = (char *)action;
-	argv[2] = NULL;
-	execve(path, argv, environ);
-	/* Not executable (mode 0644 in the manifest): run it with the shell. */
-	argv[0] = "sh";
-	argv[1] = (char *)path;
-	argv[2] = (char *)action;
-	argv[3] = NULL;
-	execve("/bin/sh", argv, environ);
-	_exit(127);
-}
-
-/* Read what is there on fd into b; returns 0 at EOF, 1 when more may come. */
-static int read_some(int fd, struct gg_buf *b)
-{
-	char chunk[16384];
-	ssize_t n = read(fd, chunk, sizeof chunk);
-
-	if (n < 0)
-		return errno == EINTR || errno == EAGAIN ? 1 : 0;
-	if (n == 0)
-		return 0;
-	if (gg_buf_add(b, chunk, (size_t)n) != 0)
-		return 0;
-	return 1;
-}
-
-/*
- * Run steps/<step>.sh ACTION, turning its output into events; *code is its exit
- * status (128+N for a signal).
- */
-static int run_script(struct runner *rn, const char *action, int *code, char **cause)
-{
-	char path[GG_MANIFEST_MAX_PATH + 16];
-	int out[2] = { -1, -1 }, prog[2] = { -1, -1 };
-	struct pollfd fds[2];
-	struct stat st;
-	int status, r = GG_HELPER_SYSTEM, exited = 0, open_count;
-	pid_t pid;
-
-	snprintf(path, sizeof path, "steps/%s%s", rn->step, STEP_SUFFIX);
-	if (!gg_step_path_valid(path))
-		return gg_fail(cause, GG_HELPER_REFUSED, "'%s' is not a step", path);
-	snprintf(path, sizeof path, "%s/steps/%s%s", rn->release, rn->step, STEP_SUFFIX);
-	if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode))
-		return gg_fail(cause, GG_HELPER_REFUSED, "step '%s' is not a regular file in the release",
-			       rn->step);
-	if (pipe2(out, O_CLOEXEC) != 0 || pipe2(prog, O_CLOEXEC) != 0) {
-		gg_fail_errno(cause, r, errno, "cannot create a pipe");
-		goto out;
-	}
-	pid = fork();
-	if (pid < 0) {
-		gg_fail_errno(cause, r, errno, "cannot start step '%s'", rn->step);
-		goto out;
-	}
-	if (pid == 0)
-		exec_step(rn, path, action, out[1], prog[1]);
-	close(out[1]);
-	close(prog[1]);
-	out[1] = prog[1] = -1;
-	fcntl(out[0], F_SETFL, O_NONBLOCK);
-	fcntl(prog[0], F_SETFL, O_NONBLOCK);
-	fds[0].fd = out[0];
-	fds[1].fd = prog[0];
-	for (;;) {
-		fds[0].events = fds[1].events = POLLIN;
-		open_count = (fds[0].fd >= 0) + (fds[1].fd >= 0);
-		if (open_count == 0)
-			break;
-		/* A daemon the step left behind may keep the pipes open: stop at its exit. */
-		if (!exited && waitpid(pid, &status, WNOHANG) == pid)
-			exited = 1;
-		if (poll(fds, 2, exited ? 0 : 200) <= 0 && exited)
-			break;
-		if (fds[0].fd >= 0 && (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) &&
-		    !read_some(fds[0].fd, &rn->out))
-			fds[0].fd = -1;
-		if (fds[1].fd >= 0 && (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) &&
-		    !read_some(fds[1].fd, &rn->progress))
-			fds[1].fd = -1;
-		if ((r = drain_lines(rn, &rn->progress, 1, 0, cause)) != 0 ||
-		    (r = drain_lines(rn, &rn->out, 0, 0, cause)) != 0)
-			goto out;
-		r = GG_HELPER_SYSTEM;
-	}
-	if (!exited && waitpid(pid, &status, 0) != pid) {
-		gg_fail_errno(cause, r, errno, "cannot wait for step '%s'", rn->step);
-		goto out;
-	}
-	if ((r = drain_lines(rn, &rn->progress, 1, 1, cause)) != 0 ||
-	    (r = drain_lines(rn, &rn->out, 0, 1, cause)) != 0)
-		goto out;
-	*code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-	r = 0;
-out:
-	gg_buf_reset(&rn->out);
-	gg_buf_reset(&rn->progress);
-	if (out[0] >= 0)
-		close(out[0]);
-	if (out[1] >= 0)
-		close(out[1]);
-	if (prog[0] >= 0)
-		close(prog[0]);
-	if (prog[1] >= 0)
-		close(prog[1]);
-	return r;
-}
 
 static int set_state(struct runner *rn, const char *state, char **cause)
 {
-	json_object_set_new(rn->state, "state", json_string(state));
-	json_object_set_new(rn->state, "boot_id", json_string(rn->boot_id));
-	return gg_state_save(rn->ctx->root, rn->state, cause);
+	return gg_plan_save(rn->ctx->root, rn->state, state, rn->boot_id, cause);
 }
 
 static int set_step_state(struct runner *rn, json_t *step, const char *state, char **cause)
@@ -452,104 +48,36 @@ static int set_step_state(struct runner *rn, json_t *step, const char *state, ch
 	return set_state(rn, json_string_value(json_object_get(rn->state, "state")), cause);
 }
 
-static char *unit_dir(void)
+static int emit_step(struct runner *rn, const char *name, enum gg_event_type type, json_t *fields,
+		     char **cause)
 {
-	const char *env = getenv(GG_ENV_UNIT_DIR);
-
-	if (env != NULL && env[0] != '\0')
-		return strdup(env);
-	if (access("/run/systemd/system", F_OK) != 0)
-		return NULL;
-	return strdup("/etc/systemd/system");
+	if (fields == NULL)
+		fields = json_object();
+	if (fields == NULL || json_object_set_new(fields, "step", json_string(name)) != 0) {
+		json_decref(fields);
+		return gg_fail(cause, GG_HELPER_SYSTEM, "out of memory");
+	}
+	return gg_journal_emit(&rn->journal, type, fields, NULL, cause);
 }
 
-/*
- * The boot unit: a oneshot service, enabled the way `systemctl enable` does it (a
- * link in multi-user.target.wants), that starts `run` once after the reboot.
- */
-static int install_boot_unit(struct runner *rn, char **cause)
+/* Run the step's ACTION to its end, its output as events; *code its exit status. */
+static int run_script(struct runner *rn, const char *name, const char *action, int *code,
+		      char **cause)
 {
-	static const char *const pass[] = { GG_ENV_ROOT, GG_ENV_BOOT_ID_FILE, GG_ENV_REBOOT_COMMAND,
-					    GG_ENV_UNIT_DIR, GG_ENV_REBOOT_WAIT };
-	struct gg_buf unit = GG_BUF_INIT;
-	char *dir = unit_dir(), *path = NULL, *wants = NULL, *link = NULL;
-	size_t i;
-	int r = 0;
+	struct pollfd fds[GG_STEP_FDS];
+	int ended = 0, n, r;
 
-	if (dir == NULL)
-		return 0;
-	gg_buf_addf(&unit, "# Written by gcloud-gpu-helper; removed when the plan ends.\n"
-			   "[Unit]\nDescription=gcloud-gpu: continue the plan after a reboot\n"
-			   "After=network-online.target\nWants=network-online.target\n\n"
-			   "[Service]\nType=oneshot\nExecStart=%s run\n", rn->ctx->self);
-	for (i = 0; i < sizeof pass / sizeof pass[0]; i++)
-		if (getenv(pass[i]) != NULL)
-			gg_buf_addf(&unit, "Environment=\"%s=%s\"\n", pass[i], getenv(pass[i]));
-	gg_buf_addstr(&unit, "\n[Install]\nWantedBy=multi-user.target\n");
-	if (asprintf(&path, "%s/%s", dir, GG_UNIT_NAME) < 0 ||
-	    asprintf(&wants, "%s/multi-user.target.wants", dir) < 0 ||
-	    asprintf(&link, "%s/%s", wants, GG_UNIT_NAME) < 0) {
-		r = gg_fail(cause, GG_HELPER_SYSTEM, "out of memory");
-		goto out;
+	if ((r = gg_step_start(&rn->step, rn->ctx->root, rn->release, name, action, cause)) != 0)
+		return r;
+	while (!ended) {
+		n = gg_step_fds(&rn->step, fds);
+		if (n > 0)
+			poll(fds, (nfds_t)n, gg_step_needs_timeout(&rn->step) ? GG_STEP_POLL_MS : -1);
+		if ((r = gg_step_pump(&rn->step, &rn->journal, &ended, cause)) != 0)
+			return r;
 	}
-	if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
-		r = gg_fail_errno(cause, GG_HELPER_SYSTEM, errno, "cannot create '%s'", dir);
-		goto out;
-	}
-	if ((r = gg_write_file_atomic(path, unit.data, unit.len, 0644, cause)) != 0)
-		goto out;
-	if (mkdir(wants, 0755) != 0 && errno != EEXIST) {
-		r = gg_fail_errno(cause, GG_HELPER_SYSTEM, errno, "cannot create '%s'", wants);
-		goto out;
-	}
-	unlink(link);
-	if (symlink(path, link) != 0) {
-		r = gg_fail_errno(cause, GG_HELPER_SYSTEM, errno, "cannot enable '%s'", path);
-		goto out;
-	}
-	r = gg_fsync_dir(wants, cause);
-out:
-	gg_buf_release(&unit);
-	free(dir);
-	free(path);
-	free(wants);
-	free(link);
-	return r;
-}
-
-static void remove_boot_unit(void)
-{
-	char *dir = unit_dir(), *path = NULL;
-
-	if (dir == NULL)
-		return;
-	if (asprintf(&path, "%s/multi-user.target.wants/%s", dir, GG_UNIT_NAME) >= 0) {
-		unlink(path);
-		free(path);
-	}
-	if (asprintf(&path, "%s/%s", dir, GG_UNIT_NAME) >= 0) {
-		unlink(path);
-		free(path);
-	}
-	free(dir);
-}
-
-/* Run a command and wait for it; returns its exit status or -1. */
-static int run_command(char *const argv[])
-{
-	int status;
-	pid_t pid = fork();
-
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		signal(SIGPIPE, SIG_DFL);
-		execve(argv[0], argv, environ);
-		_exit(127);
-	}
-	if (waitpid(pid, &status, 0) != pid)
-		return -1;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	*code = rn->step.code;
+	return 0;
 }
 
 /*
@@ -569,7 +97,7 @@ static int reboot_failed(struct runner *rn, int code, char **cause)
 		snprintf(what, sizeof what, "the reboot command failed (exit %d)", code);
 	else
 		snprintf(what, sizeof what, "the VM did not go down within %lld s of the reboot command",
-			 reboot_wait_s());
+			 gg_reboot_wait_s());
 	fields = json_pack("{s:s, s:i}", "msg", what, "code", code);
 	if (step != NULL && fields != NULL)
 		json_object_set_new(fields, "step", json_string(step));
@@ -598,66 +126,54 @@ static int reboot_failed(struct runner *rn, int code, char **cause)
  */
 static int ask_reboot(struct runner *rn, char **cause)
 {
-	const char *command = getenv(GG_ENV_REBOOT_COMMAND);
 	const char *step = json_string_value(json_object_get(rn->state, "reboot_step"));
-	char *sh[] = { "/bin/sh", "-c", (char *)command, NULL };
-	char *systemctl[] = { "/bin/systemctl", "reboot", NULL };
-	char *reboot[] = { "/sbin/reboot", NULL };
 	json_t *fields = json_pack("{s:s}", "boot_id", rn->boot_id);
 	int r;
 
 	if (step != NULL && fields != NULL)
 		json_object_set_new(fields, "step", json_string(step));
 	gg_journal_emit(&rn->journal, GG_EVENT_REBOOT, fields, NULL, NULL);
-	json_object_set_new(rn->state, "reboot_asked", json_integer(boot_seconds()));
+	json_object_set_new(rn->state, "reboot_asked", json_integer(gg_boot_seconds()));
 	set_state(rn, "rebooting", NULL);
-	if (command != NULL && command[0] != '\0')
-		r = run_command(sh);
-	else if (access("/run/systemd/system", F_OK) == 0)
-		r = run_command(systemctl);
-	else
-		r = run_command(reboot);
+	r = gg_reboot_command();
 	if (r == 0)
 		return 0;
 	return reboot_failed(rn, r < 0 ? 127 : r, cause);
 }
 
-/* The plan ended: done or failed. */
-static int finish(struct runner *rn, int failed, char **cause)
+/* The plan ended: done or failed (step names the step that failed). */
+static int finish(struct runner *rn, const char *failed_step, char **cause)
 {
 	int r;
 
-	remove_boot_unit();
-	if ((r = gg_journal_emit(&rn->journal, failed ? GG_EVENT_FAILED : GG_EVENT_DONE,
-				 failed ? json_pack("{s:s}", "step", rn->step) : NULL, NULL,
-				 cause)) != 0)
+	gg_boot_unit_remove();
+	if ((r = gg_journal_emit(&rn->journal, failed_step != NULL ? GG_EVENT_FAILED : GG_EVENT_DONE,
+				 failed_step != NULL ? json_pack("{s:s}", "step", failed_step) : NULL,
+				 NULL, cause)) != 0)
 		return r;
-	if ((r = set_state(rn, failed ? "failed" : "done", cause)) != 0)
+	if ((r = set_state(rn, failed_step != NULL ? "failed" : "done", cause)) != 0)
 		return r;
-	return failed ? GG_HELPER_FAILED : GG_HELPER_OK;
+	return failed_step != NULL ? GG_HELPER_FAILED : GG_HELPER_OK;
 }
 
 /* One step: check, then apply when the check fails.  *reboot when apply said 100. */
 static int run_step(struct runner *rn, json_t *step, int *reboot, int *failed, char **cause)
 {
-	json_t *tail;
-	size_t i;
+	const char *name = json_string_value(json_object_get(step, "name"));
 	int code, r;
 
-	rn->step = json_string_value(json_object_get(step, "name"));
-	if (rn->step == NULL)
+	if (name == NULL)
 		return gg_fail(cause, GG_HELPER_SYSTEM, "state.json has a step without a name");
 	if ((r = set_step_state(rn, step, "running", cause)) != 0 ||
-	    (r = emit_step(rn, GG_EVENT_STEP_START, NULL, cause)) != 0 ||
-	    (r = run_script(rn, "check", &code, cause)) != 0)
+	    (r = emit_step(rn, name, GG_EVENT_STEP_START, NULL, cause)) != 0 ||
+	    (r = run_script(rn, name, "check", &code, cause)) != 0)
 		return r;
 	if (code == 0) {
-		if ((r = emit_step(rn, GG_EVENT_STEP_SKIPPED, NULL, cause)) != 0)
+		if ((r = emit_step(rn, name, GG_EVENT_STEP_SKIPPED, NULL, cause)) != 0)
 			return r;
 		return set_step_state(rn, step, "skipped", cause);
 	}
-	tail_reset(rn);
-	if ((r = run_script(rn, "apply", &code, cause)) != 0)
+	if ((r = run_script(rn, name, "apply", &code, cause)) != 0)
 		return r;
 	if (code == GG_STEP_EXIT_REBOOT) {
 		/*
@@ -667,31 +183,25 @@ static int run_step(struct runner *rn, json_t *step, int *reboot, int *failed, c
 		 * runs again (steps are idempotent); after it, the reboot is pending and the
 		 * next runner on this boot asks for it rather than go on.
 		 */
-		if ((r = install_boot_unit(rn, cause)) != 0 ||
-		    (r = emit_step(rn, GG_EVENT_STEP_DONE, NULL, cause)) != 0)
+		if ((r = gg_boot_unit_install(rn->ctx->self, cause)) != 0 ||
+		    (r = emit_step(rn, name, GG_EVENT_STEP_DONE, NULL, cause)) != 0)
 			return r;
 		*reboot = 1;
 		json_object_set_new(step, "state", json_string("done"));
 		json_object_set_new(rn->state, "reboot_boot_id", json_string(rn->boot_id));
-		json_object_set_new(rn->state, "reboot_step", json_string(rn->step));
+		json_object_set_new(rn->state, "reboot_step", json_string(name));
 		json_object_del(rn->state, "reboot_asked");
 		return set_state(rn, "rebooting", cause);
 	}
 	if (code == 0) {
-		if ((r = emit_step(rn, GG_EVENT_STEP_DONE, NULL, cause)) != 0)
+		if ((r = emit_step(rn, name, GG_EVENT_STEP_DONE, NULL, cause)) != 0)
 			return r;
 		return set_step_state(rn, step, "done", cause);
 	}
 	*failed = 1;
-	tail = json_array();
-	for (i = 0; tail != NULL && i < rn->tail_count; i++) {
-		const char *line = rn->tail[(rn->tail_next + TAIL_LINES - rn->tail_count + i) % TAIL_LINES];
-
-		json_array_append_new(tail, json_string(line != NULL ? line : ""));
-	}
-	if ((r = emit_step(rn, GG_EVENT_STEP_FAILED,
-			   json_pack("{s:i, s:o*, s:s}", "code", code, "tail", tail, "msg",
-				     "the step's apply failed"), cause)) != 0)
+	if ((r = emit_step(rn, name, GG_EVENT_STEP_FAILED,
+			   json_pack("{s:i, s:o*, s:s}", "code", code, "tail", gg_step_tail(&rn->step),
+				     "msg", "the step's apply failed"), cause)) != 0)
 		return r;
 	return set_step_state(rn, step, "failed", cause);
 }
@@ -732,12 +242,11 @@ static int run_plan(struct runner *rn, char **cause)
 		if ((r = run_step(rn, step, &reboot, &failed, cause)) != 0)
 			return r;
 		if (failed)
-			return finish(rn, 1, cause);
+			return finish(rn, json_string_value(json_object_get(step, "name")), cause);
 		if (reboot)
 			return ask_reboot(rn, cause);
 	}
-	rn->step = NULL;
-	return finish(rn, 0, cause);
+	return finish(rn, NULL, cause);
 }
 
 int gg_runner_run(struct helper_context *ctx, int lock_fd, char **cause)
@@ -748,8 +257,7 @@ int gg_runner_run(struct helper_context *ctx, int lock_fd, char **cause)
 	memset(&rn, 0, sizeof rn);
 	rn.ctx = ctx;
 	rn.journal = (struct gg_journal)GG_JOURNAL_INIT;
-	gg_buf_init(&rn.out);
-	gg_buf_init(&rn.progress);
+	gg_step_init(&rn.step);
 	gg_read_boot_id(ctx->boot_id_file, rn.boot_id);
 	umask(077);
 	/* A lock handed over by apply is ours already (flock belongs to the open file). */
@@ -771,9 +279,7 @@ int gg_runner_run(struct helper_context *ctx, int lock_fd, char **cause)
 		goto out; /* nothing to do: another runner finished it */
 	r = run_plan(&rn, cause);
 out:
-	tail_reset(&rn);
-	gg_buf_release(&rn.out);
-	gg_buf_release(&rn.progress);
+	gg_step_release(&rn.step);
 	gg_journal_close(&rn.journal);
 	json_decref(rn.state);
 	free(rn.release);
@@ -815,7 +321,7 @@ static int spawn_systemd(struct helper_context *ctx, const char *systemd_run)
 	argv[n++] = (char *)ctx->self;
 	argv[n++] = "run";
 	argv[n] = NULL;
-	r = run_command(argv);
+	r = gg_command_run(argv);
 	for (i = 0; i < sizeof pass / sizeof pass[0]; i++)
 		free(setenv_args[i]);
 	return r;

@@ -16,6 +16,7 @@
 #include "fsutil.h"
 #include "journal.h"
 #include "runner.h"
+#include "step.h"
 
 static void test_step_paths(void **state)
 {
