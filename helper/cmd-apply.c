@@ -117,6 +117,7 @@ static int start_locked(struct helper_context *ctx, int lock, const char *sha256
 	if ((r = gg_store_load_manifest(ctx->root, sha256, &m, cause)) != 0 ||
 	    (r = gg_release_layout(ctx->root, sha256, plan, &m, cause)) != 0 ||
 	    (r = gg_journal_open(&j, ctx->root, cause)) != 0 ||
+	    (state != NULL && (r = gg_plan_log_end(&j, state, cause)) != 0) ||
 	    (r = gg_plan_start(ctx->root, &j, sha256, &m, from, cause)) != 0)
 		goto out;
 	if (plan != NULL && strcmp(plan, sha256) != 0) {

@@ -27,14 +27,21 @@
 
 extern char **environ;
 
-/* One runner at work: where it writes, and the step it runs. */
+/* A step the runner runs: its record in state.json and its process. */
+struct slot {
+	json_t *step;              /* NULL: the slot is free */
+	struct gg_step proc;
+};
+
+/* One runner at work: where it writes, and the steps it runs. */
 struct runner {
 	struct helper_context *ctx;
 	struct gg_journal journal;
 	json_t *state;
 	char *release;
 	char boot_id[64];
-	struct gg_step step;
+	struct slot slots[GG_RUNNER_PARALLEL];
+	const char *failed_step;   /* the first step that failed: nothing new starts */
 };
 
 static int set_state(struct runner *rn, const char *state, char **cause)
@@ -60,24 +67,238 @@ static int emit_step(struct runner *rn, const char *name, enum gg_event_type typ
 	return gg_journal_emit(&rn->journal, type, fields, NULL, cause);
 }
 
-/* Run the step's ACTION to its end, its output as events; *code its exit status. */
-static int run_script(struct runner *rn, const char *name, const char *action, int *code,
-		      char **cause)
+static const char *step_name(json_t *step)
 {
-	struct pollfd fds[GG_STEP_FDS];
-	int ended = 0, n, r;
+	return json_string_value(json_object_get(step, "name"));
+}
 
-	if ((r = gg_step_start(&rn->step, rn->ctx->root, rn->release, name, action, cause)) != 0)
+static int step_is(json_t *step, const char *state)
+{
+	const char *s = json_string_value(json_object_get(step, "state"));
+
+	return s != NULL && strcmp(s, state) == 0;
+}
+
+static json_t *find_step(struct runner *rn, const char *name)
+{
+	json_t *step;
+	size_t i;
+
+	json_array_foreach(json_object_get(rn->state, "steps"), i, step)
+		if (name != NULL && step_name(step) != NULL && strcmp(step_name(step), name) == 0)
+			return step;
+	return NULL;
+}
+
+static int slots_busy(const struct runner *rn)
+{
+	int i, n = 0;
+
+	for (i = 0; i < GG_RUNNER_PARALLEL; i++)
+		n += rn->slots[i].step != NULL;
+	return n;
+}
+
+static int in_slot(const struct runner *rn, json_t *step)
+{
+	int i;
+
+	for (i = 0; i < GG_RUNNER_PARALLEL; i++)
+		if (rn->slots[i].step == step)
+			return 1;
+	return 0;
+}
+
+/*
+ * Whether step may start: every step it needs is done or skipped.  A state.json of
+ * a runner before `# needs:` has none: such a step needs the one before it.
+ */
+static int step_ready(struct runner *rn, json_t *step, size_t index)
+{
+	json_t *needs = json_object_get(step, "needs"), *need, *other;
+	size_t i;
+
+	if (!json_is_array(needs)) {
+		other = index > 0 ? json_array_get(json_object_get(rn->state, "steps"), index - 1) : NULL;
+		return other == NULL || step_is(other, "done") || step_is(other, "skipped");
+	}
+	json_array_foreach(needs, i, need) {
+		other = find_step(rn, json_string_value(need));
+		if (other == NULL || !(step_is(other, "done") || step_is(other, "skipped")))
+			return 0;
+	}
+	return 1;
+}
+
+/* Whether a reboot is recorded as pending (a step exited 100 on this boot). */
+static int reboot_pending(const struct runner *rn)
+{
+	return json_string_value(json_object_get(rn->state, "reboot_step")) != NULL;
+}
+
+/* Start step in a free slot: it runs (saved), step-start, then its check. */
+static int start_step(struct runner *rn, json_t *step, char **cause)
+{
+	struct slot *slot = NULL;
+	int i, r;
+
+	for (i = 0; i < GG_RUNNER_PARALLEL && slot == NULL; i++)
+		if (rn->slots[i].step == NULL)
+			slot = &rn->slots[i];
+	if (step_name(step) == NULL)
+		return gg_fail(cause, GG_HELPER_SYSTEM, "state.json has a step without a name");
+	if ((r = set_step_state(rn, step, "running", cause)) != 0 ||
+	    (r = emit_step(rn, step_name(step), GG_EVENT_STEP_START, NULL, cause)) != 0)
 		return r;
-	while (!ended) {
-		n = gg_step_fds(&rn->step, fds);
-		if (n > 0)
-			poll(fds, (nfds_t)n, gg_step_needs_timeout(&rn->step) ? GG_STEP_POLL_MS : -1);
-		if ((r = gg_step_pump(&rn->step, &rn->journal, &ended, cause)) != 0)
+	slot->step = step;
+	return gg_step_start(&slot->proc, rn->ctx->root, rn->release, step_name(step), "check",
+			     cause);
+}
+
+/*
+ * Fill the free slots, in path order.  A step that was running when a runner died
+ * starts again (its check decides) whatever happened since; a pending one only while
+ * the plan neither failed nor waits for a reboot: those let the steps beside them
+ * end, and start nothing new.
+ */
+static int start_ready(struct runner *rn, char **cause)
+{
+	json_t *steps = json_object_get(rn->state, "steps"), *step;
+	size_t i;
+	int r;
+
+	json_array_foreach(steps, i, step) {
+		if (slots_busy(rn) == GG_RUNNER_PARALLEL)
+			break;
+		if (in_slot(rn, step))
+			continue;
+		if (step_is(step, "running") ||
+		    (step_is(step, "pending") && rn->failed_step == NULL && !reboot_pending(rn) &&
+		     step_ready(rn, step, i)))
+			if ((r = start_step(rn, step, cause)) != 0)
+				return r;
+	}
+	return 0;
+}
+
+/* A step's apply exited 100: it is done, and the plan reboots once the others end. */
+static int step_wants_reboot(struct runner *rn, json_t *step, char **cause)
+{
+	int r;
+
+	/*
+	 * The unit first: a plan marked "rebooting" must be able to come back by itself.
+	 * Then the step's done and the reboot it needs in one state.json replacement:
+	 * killed (or a full disk) before it, the step is not done and runs again (steps
+	 * are idempotent); after it, the reboot is pending and the next runner on this
+	 * boot lets the steps that ran beside it end and then asks for it, rather than go
+	 * on.  The plan is "rebooting" only once nothing runs any more.
+	 */
+	if ((r = gg_boot_unit_install(rn->ctx->self, cause)) != 0 ||
+	    (r = emit_step(rn, step_name(step), GG_EVENT_STEP_DONE, NULL, cause)) != 0)
+		return r;
+	json_object_set_new(step, "state", json_string("done"));
+	if (!reboot_pending(rn)) {
+		json_object_set_new(rn->state, "reboot_boot_id", json_string(rn->boot_id));
+		json_object_set_new(rn->state, "reboot_step", json_string(step_name(step)));
+		json_object_del(rn->state, "reboot_asked");
+	}
+	return set_state(rn, slots_busy(rn) > 1 ? "running" : "rebooting", cause);
+}
+
+/* The step in slot ended its check or apply: what that means for it and the plan. */
+static int step_ended(struct runner *rn, struct slot *slot, char **cause)
+{
+	json_t *step = slot->step;
+	const char *name = step_name(step);
+	int code = slot->proc.code, r;
+
+	if (strcmp(slot->proc.action, "check") == 0) {
+		if (code != 0)
+			return gg_step_start(&slot->proc, rn->ctx->root, rn->release, name, "apply",
+					     cause);
+		if ((r = emit_step(rn, name, GG_EVENT_STEP_SKIPPED, NULL, cause)) != 0)
+			return r;
+		r = set_step_state(rn, step, "skipped", cause);
+	} else if (code == GG_STEP_EXIT_REBOOT) {
+		r = step_wants_reboot(rn, step, cause);
+	} else if (code == 0) {
+		if ((r = emit_step(rn, name, GG_EVENT_STEP_DONE, NULL, cause)) != 0)
+			return r;
+		r = set_step_state(rn, step, "done", cause);
+	} else {
+		if ((r = emit_step(rn, name, GG_EVENT_STEP_FAILED,
+				   json_pack("{s:i, s:o*, s:s}", "code", code, "tail",
+					     gg_step_tail(&slot->proc), "msg", "the step's apply failed"),
+				   cause)) != 0)
+			return r;
+		if (rn->failed_step == NULL)
+			rn->failed_step = name;
+		r = set_step_state(rn, step, "failed", cause);
+	}
+	slot->step = NULL;
+	return r;
+}
+
+/* Wait for any running step to have something, then pump each one. */
+static int pump_steps(struct runner *rn, char **cause)
+{
+	struct pollfd fds[GG_RUNNER_PARALLEL * GG_STEP_FDS];
+	int i, n = 0, timeout = -1, ended, r;
+
+	for (i = 0; i < GG_RUNNER_PARALLEL; i++) {
+		if (rn->slots[i].step == NULL)
+			continue;
+		n += gg_step_fds(&rn->slots[i].proc, fds + n);
+		if (gg_step_needs_timeout(&rn->slots[i].proc))
+			timeout = GG_STEP_POLL_MS;
+	}
+	if (n > 0 && poll(fds, (nfds_t)n, timeout) < 0 && errno != EINTR)
+		return gg_fail_errno(cause, GG_HELPER_SYSTEM, errno, "cannot wait for the steps");
+	for (i = 0; i < GG_RUNNER_PARALLEL; i++) {
+		if (rn->slots[i].step == NULL)
+			continue;
+		if ((r = gg_step_pump(&rn->slots[i].proc, &rn->journal, &ended, cause)) != 0 ||
+		    (ended && (r = step_ended(rn, &rn->slots[i], cause)) != 0))
 			return r;
 	}
-	*code = rn->step.code;
 	return 0;
+}
+
+/*
+ * The plan ends: done, or failed (failed_step names the first step that failed, msg
+ * may say why).  state.json says so first, with the end event it is about to log
+ * (its seq, type and fields under "end"), and then the event is logged: a reader
+ * never finds a finished log beside a running state, and a runner killed between
+ * the two logs the event when it next starts (gg_plan_log_end).
+ */
+static int end_plan(struct runner *rn, const char *failed_step, const char *msg, char **cause)
+{
+	int failed = failed_step != NULL || msg != NULL, r;
+	json_t *end;
+
+	end = json_pack("{s:I, s:s}", "seq", (json_int_t)(rn->journal.last_seq + 1), "type",
+			failed ? "failed" : "done");
+	if (end != NULL && failed_step != NULL)
+		json_object_set_new(end, "step", json_string(failed_step));
+	if (end != NULL && msg != NULL)
+		json_object_set_new(end, "msg", json_string(msg));
+	if (end == NULL || json_object_set_new(rn->state, "end", end) != 0)
+		return gg_fail(cause, GG_HELPER_SYSTEM, "out of memory");
+	if ((r = set_state(rn, failed ? "failed" : "done", cause)) != 0)
+		return r;
+	return gg_plan_log_end(&rn->journal, rn->state, cause);
+}
+
+/* The plan ran to its end: the boot unit goes, then end_plan. */
+static int finish(struct runner *rn, const char *failed_step, char **cause)
+{
+	int r;
+
+	gg_boot_unit_remove();
+	if ((r = end_plan(rn, failed_step, NULL, cause)) != 0)
+		return r;
+	return failed_step != NULL ? GG_HELPER_FAILED : GG_HELPER_OK;
 }
 
 /*
@@ -106,14 +327,8 @@ static int reboot_failed(struct runner *rn, int code, char **cause)
 	gg_fail(cause, GG_HELPER_FAILED,
 		"the VM did not reboot: %s; reboot it yourself, then run 'gcloud-gpu reattach': "
 		"the plan goes on after the boot", what);
-	fields = json_pack("{s:s}", "msg", *cause);
-	if (step != NULL && fields != NULL)
-		json_object_set_new(fields, "step", json_string(step));
-	/* Events first, then the state that follows from them (as finish does). */
-	if ((r = gg_journal_emit(&rn->journal, GG_EVENT_FAILED, fields, NULL, NULL)) != 0)
-		return r;
 	json_object_set_new(rn->state, "reboot_failed", json_true());
-	if ((r = set_state(rn, "failed", NULL)) != 0)
+	if ((r = end_plan(rn, step, *cause, NULL)) != 0)
 		return r;
 	return GG_HELPER_FAILED;
 }
@@ -141,77 +356,13 @@ static int ask_reboot(struct runner *rn, char **cause)
 	return reboot_failed(rn, r < 0 ? 127 : r, cause);
 }
 
-/* The plan ended: done or failed (step names the step that failed). */
-static int finish(struct runner *rn, const char *failed_step, char **cause)
-{
-	int r;
-
-	gg_boot_unit_remove();
-	if ((r = gg_journal_emit(&rn->journal, failed_step != NULL ? GG_EVENT_FAILED : GG_EVENT_DONE,
-				 failed_step != NULL ? json_pack("{s:s}", "step", failed_step) : NULL,
-				 NULL, cause)) != 0)
-		return r;
-	if ((r = set_state(rn, failed_step != NULL ? "failed" : "done", cause)) != 0)
-		return r;
-	return failed_step != NULL ? GG_HELPER_FAILED : GG_HELPER_OK;
-}
-
-/* One step: check, then apply when the check fails.  *reboot when apply said 100. */
-static int run_step(struct runner *rn, json_t *step, int *reboot, int *failed, char **cause)
-{
-	const char *name = json_string_value(json_object_get(step, "name"));
-	int code, r;
-
-	if (name == NULL)
-		return gg_fail(cause, GG_HELPER_SYSTEM, "state.json has a step without a name");
-	if ((r = set_step_state(rn, step, "running", cause)) != 0 ||
-	    (r = emit_step(rn, name, GG_EVENT_STEP_START, NULL, cause)) != 0 ||
-	    (r = run_script(rn, name, "check", &code, cause)) != 0)
-		return r;
-	if (code == 0) {
-		if ((r = emit_step(rn, name, GG_EVENT_STEP_SKIPPED, NULL, cause)) != 0)
-			return r;
-		return set_step_state(rn, step, "skipped", cause);
-	}
-	if ((r = run_script(rn, name, "apply", &code, cause)) != 0)
-		return r;
-	if (code == GG_STEP_EXIT_REBOOT) {
-		/*
-		 * The unit first: a plan marked "rebooting" must be able to come back by
-		 * itself.  Then the step's done and the reboot it needs in one state.json
-		 * replacement: killed (or a full disk) before it, the step is not done and
-		 * runs again (steps are idempotent); after it, the reboot is pending and the
-		 * next runner on this boot asks for it rather than go on.
-		 */
-		if ((r = gg_boot_unit_install(rn->ctx->self, cause)) != 0 ||
-		    (r = emit_step(rn, name, GG_EVENT_STEP_DONE, NULL, cause)) != 0)
-			return r;
-		*reboot = 1;
-		json_object_set_new(step, "state", json_string("done"));
-		json_object_set_new(rn->state, "reboot_boot_id", json_string(rn->boot_id));
-		json_object_set_new(rn->state, "reboot_step", json_string(name));
-		json_object_del(rn->state, "reboot_asked");
-		return set_state(rn, "rebooting", cause);
-	}
-	if (code == 0) {
-		if ((r = emit_step(rn, name, GG_EVENT_STEP_DONE, NULL, cause)) != 0)
-			return r;
-		return set_step_state(rn, step, "done", cause);
-	}
-	*failed = 1;
-	if ((r = emit_step(rn, name, GG_EVENT_STEP_FAILED,
-			   json_pack("{s:i, s:o*, s:s}", "code", code, "tail", gg_step_tail(&rn->step),
-				     "msg", "the step's apply failed"), cause)) != 0)
-		return r;
-	return set_step_state(rn, step, "failed", cause);
-}
-
 static int run_plan(struct runner *rn, char **cause)
 {
 	const char *state = json_string_value(json_object_get(rn->state, "state"));
 	const char *plan = json_string_value(json_object_get(rn->state, "plan"));
+	const char *reboot_boot = json_string_value(json_object_get(rn->state, "reboot_boot_id"));
 	json_t *steps = json_object_get(rn->state, "steps"), *step;
-	int reboot = 0, failed = 0, r;
+	int r;
 	size_t i;
 
 	if (plan == NULL || !gg_sha256_hex_valid(plan) || !json_is_array(steps))
@@ -230,34 +381,53 @@ static int run_plan(struct runner *rn, char **cause)
 		default:
 			break;
 		}
+	}
+	/*
+	 * Rebooted since the reboot was recorded (asked for, or still waiting for the
+	 * steps beside it when the VM went down): the plan goes on.
+	 */
+	if (reboot_boot != NULL && strcmp(reboot_boot, rn->boot_id) != 0) {
+		json_object_del(rn->state, "reboot_boot_id");
+		json_object_del(rn->state, "reboot_step");
 		json_object_del(rn->state, "reboot_asked");
 		if ((r = set_state(rn, "running", cause)) != 0)
 			return r;
 	}
-	json_array_foreach(steps, i, step) {
-		const char *s = json_string_value(json_object_get(step, "state"));
-
-		if (s != NULL && (strcmp(s, "done") == 0 || strcmp(s, "skipped") == 0))
-			continue;
-		if ((r = run_step(rn, step, &reboot, &failed, cause)) != 0)
+	json_array_foreach(steps, i, step)
+		if (step_is(step, "failed") && rn->failed_step == NULL)
+			rn->failed_step = step_name(step);
+	for (;;) {
+		if ((r = start_ready(rn, cause)) != 0)
 			return r;
-		if (failed)
-			return finish(rn, json_string_value(json_object_get(step, "name")), cause);
-		if (reboot)
-			return ask_reboot(rn, cause);
+		if (slots_busy(rn) == 0)
+			break;
+		if ((r = pump_steps(rn, cause)) != 0)
+			return r;
 	}
+	if (rn->failed_step != NULL)
+		return finish(rn, rn->failed_step, cause);
+	if (reboot_pending(rn)) {
+		if ((r = set_state(rn, "rebooting", cause)) != 0)
+			return r;
+		return ask_reboot(rn, cause);
+	}
+	json_array_foreach(steps, i, step)
+		if (!step_is(step, "done") && !step_is(step, "skipped"))
+			return gg_fail(cause, GG_HELPER_SYSTEM, "step '%s' can never start: what it "
+				       "needs did not end", step_name(step));
 	return finish(rn, NULL, cause);
 }
 
 int gg_runner_run(struct helper_context *ctx, int lock_fd, char **cause)
 {
 	struct runner rn;
-	int lock = lock_fd, r = 0;
+	int lock = lock_fd, r = 0, i;
 
 	memset(&rn, 0, sizeof rn);
 	rn.ctx = ctx;
 	rn.journal = (struct gg_journal)GG_JOURNAL_INIT;
-	gg_step_init(&rn.step);
+	for (i = 0; i < GG_RUNNER_PARALLEL; i++)
+		gg_step_init(&rn.slots[i].proc);
 	gg_read_boot_id(ctx->boot_id_file, rn.boot_id);
 	umask(077);
 	/* A lock handed over by apply is ours already (flock belongs to the open file). */
@@ -270,6 +440,9 @@ int gg_runner_run(struct helper_context *ctx, int lock_fd, char **cause)
 	    (r = gg_journal_open(&rn.journal, ctx->root, cause)) != 0 ||
 	    (r = gg_state_load(ctx->root, &rn.state, cause)) != 0)
 		goto out;
+	/* A runner killed between saving the plan's end and logging it: log it now. */
+	if (rn.state != NULL && (r = gg_plan_log_end(&rn.journal, rn.state, cause)) != 0)
+		goto out;
 	/* Failed for want of a reboot, and rebooted since (by hand): go on. */
 	if (rn.state != NULL && !gg_plan_unfinished(rn.state) &&
 	    gg_plan_reboot(rn.state, rn.boot_id) == GG_REBOOT_HAPPENED &&
@@ -279,7 +452,8 @@ int gg_runner_run(struct helper_context *ctx, int lock_fd, char **cause)
 		goto out; /* nothing to do: another runner finished it */
 	r = run_plan(&rn, cause);
 out:
-	gg_step_release(&rn.step);
+	for (i = 0; i < GG_RUNNER_PARALLEL; i++)
+		gg_step_release(&rn.slots[i].proc);
 	gg_journal_close(&rn.journal);
 	json_decref(rn.state);
 	free(rn.release);

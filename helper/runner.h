@@ -32,6 +32,9 @@
 
 #include "helper.h"
 
+/* How many steps run at once, at most. */
+#define GG_RUNNER_PARALLEL 3
+
 /* Where the runner's own stdout/stderr go when it runs as a daemon. */
 #define GG_FILE_RUNNER_LOG "runner.log"
 

@@ -181,11 +181,51 @@ static int drain_lines(struct gg_step *s, struct gg_journal *j, struct gg_buf *b
 	return 0;
 }
 
+/*
+ * Run path's `#!` interpreter (one optional argument, as the kernel reads the line)
+ * on it; returns only when that fails.
+ */
+static void exec_interpreter(const char *path, const char *action)
+{
+	char line[256], *interp, *arg, *end, *argv[5];
+	size_t n = 0;
+	ssize_t got;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	got = read(fd, line, sizeof line - 1);
+	close(fd);
+	if (got < 3 || line[0] != '#' || line[1] != '!')
+		return;
+	line[got] = '\0';
+	end = strchr(line, '\n');
+	if (end != NULL)
+		*end = '\0';
+	interp = line + 2;
+	while (*interp == ' ' || *interp == '\t')
+		interp++;
+	arg = interp + strcspn(interp, " \t");
+	if (*arg != '\0') {
+		*arg++ = '\0';
+		arg += strspn(arg, " \t");
+		arg[strcspn(arg, "\r")] = '\0';
+	}
+	interp[strcspn(interp, "\r")] = '\0';
+	argv[n++] = interp;
+	if (*arg != '\0')
+		argv[n++] = arg;
+	argv[n++] = (char *)path;
+	argv[n++] = (char *)action;
+	argv[n] = NULL;
+	execve(interp, argv, environ);
+}
+
 /* The child side of a step: its environment and descriptors, then exec. */
 static void exec_step(const char *root, const char *release, const char *name, const char *path,
 		      const char *action, int out, int prog)
 {
-	char *argv[4];
+	char *argv[3];
 	int null = open("/dev/null", O_RDONLY);
 
 	/* Die with the runner: a step must not live on behind a killed runner. */
@@ -203,13 +243,15 @@ static void exec_step(const char *root, const char *release, const char *name, c
 	argv[0] = (char *)path;
 	argv[1] = (char *)action;
 	argv[2] = NULL;
+	/*
+	 * Through its own `#!` line (gg_plan_start refused a step without one).  A mode
+	 * without x in the manifest cannot stop it: the kernel reads the line itself
+	 * only for an executable file, so otherwise the interpreter is started by hand.
+	 */
 	execve(path, argv, environ);
-	/* Not executable (mode 0644 in the manifest): run it with the shell. */
-	argv[0] = "sh";
-	argv[1] = (char *)path;
-	argv[2] = (char *)action;
-	argv[3] = NULL;
-	execve("/bin/sh", argv, environ);
+	if (errno == EACCES)
+		exec_interpreter(path, action);
+	fprintf(stderr, "cannot run step '%s': %s\n", name, strerror(errno));
 	_exit(127);
 }
 
