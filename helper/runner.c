@@ -429,6 +429,7 @@ int gg_runner_run(struct helper_context *ctx, int lock_fd, char **cause)
 	for (i = 0; i < GG_RUNNER_PARALLEL; i++)
 		gg_step_init(&rn.slots[i].proc);
 	gg_read_boot_id(ctx->boot_id_file, rn.boot_id);
+	gg_journal_kill_points();
 	umask(077);
 	/* A lock handed over by apply is ours already (flock belongs to the open file). */
 	if (lock >= 0 && (flock(lock, LOCK_EX | LOCK_NB) != 0 || fcntl(lock, F_SETFD, FD_CLOEXEC) != 0)) {
