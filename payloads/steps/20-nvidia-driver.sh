@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# needs: 50-container-toolkit
 # 20-nvidia-driver: the NVIDIA driver from NVIDIA's CUDA apt repository (set up through
 # its keyring package), the kernel flavour chosen by GPU generation, the kernel headers
 # for the running kernel (DKMS builds the module), the packages held so that an

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# needs: 30-cudnn 60-image
 # 70-jupyter: the Jupyter container, from the image step 60 built:
 #   --gpus all                 the GPU, through the NVIDIA Container Toolkit
 #   --restart unless-stopped   back up after every VM restart, with no login
