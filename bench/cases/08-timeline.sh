@@ -10,7 +10,7 @@
 # the boot unit's part (a `run` on the new boot id) played by the bench.
 
 # Minutes of each shipped step on a fresh VM (estimates), and of the reboot.
-declare -A TIMELINE_MINUTES=([10-preflight]=0.1 [20-nvidia-driver]=6 [30-cudnn]=0.75
+declare -A TIMELINE_MINUTES=([10-preflight]=0.1 [15-kernel]=0.5 [20-nvidia-driver]=6 [30-cudnn]=0.75
 	[40-docker]=1 [50-container-toolkit]=0.5 [60-image]=7 [70-jupyter]=0.25 [80-verify]=0.2)
 TIMELINE_REBOOT=1
 
