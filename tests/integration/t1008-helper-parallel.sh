@@ -217,6 +217,29 @@ test_expect_success 'after the boot the plan goes on: the waiting step runs, don
 	check_order "$TEST_DIR/trace"
 '
 
+# The shipped recipe's graph: stand-ins that keep each payloads/steps script's `#!` and
+# `# needs:` lines; the driver's waits until the image's has started (they must run
+# side by side) and asks for a reboot once.
+fresh_recipe
+for f in "$GG_SOURCE_DIR"/payloads/steps/[0-9][0-9]-*.sh; do
+	name=$(basename "$f" .sh)
+	body=":"
+	[ "$name" = 20-nvidia-driver ] &&
+		body="$DEADLINE; until grep -q '^start 60-image$' \"\$dir/trace\"; do sleep 0.02; $TIMEOUT; done; $REBOOT_ONCE"
+	step "$name" "$(awk 'NR > 1 && !/^#/ { exit } /^# *needs:/' "$f")" "$body"
+done
+fresh_root
+export GCLOUD_GPU_REBOOT_COMMAND="echo reboot >>$TEST_DIR/trace"
+test_expect_success 'the shipped recipe makes a plan: the image beside the driver, its order kept' '
+	test_expect_code 6 "$GG_HELPER" apply "$sha" >/dev/null 2>&1 &&
+	echo boot-2 >"$GCLOUD_GPU_BOOT_ID_FILE" &&
+	"$GG_HELPER" run &&
+	jq -e ".state == \"done\"" "$GCLOUD_GPU_ROOT/state.json" &&
+	check_order "$TEST_DIR/trace" &&
+	[ "$(grep -n "^start 60-image$" "$TEST_DIR/trace" | cut -d: -f1)" -lt \
+	  "$(grep -n "^end 20-nvidia-driver$" "$TEST_DIR/trace" | cut -d: -f1)" ]
+'
+
 # The runner killed after its Nth durable write, for every N until a run goes
 # through: then resumed (and rebooted: the reboot command gives a new boot id) until
 # the plan is done, and the whole record checked.
