@@ -130,13 +130,20 @@ static time_t blob_used(int fd, const char *name, const struct stat *blob)
 	return blob->st_mtim.tv_sec;
 }
 
-/* A seal whose blob is gone: "<sha256>.seal" with no "<sha256>" beside it. */
+/*
+ * A seal whose blob is gone ("<sha256>.seal" with no "<sha256>" beside it), or one
+ * whose writing stopped half-way ("<sha256>.seal.tmp": a seal is only ever renamed in
+ * whole, and one missing costs a hash, never trust).
+ */
 static int orphan_seal(int fd, const char *name)
 {
 	char sha[GG_SHA256_HEX_SIZE];
 	size_t len = strlen(name);
 	struct stat s;
 
+	if (len == GG_SHA256_HEX_SIZE - 1 + strlen(GG_STORE_SEAL_SUFFIX ".tmp") &&
+	    strcmp(name + GG_SHA256_HEX_SIZE - 1, GG_STORE_SEAL_SUFFIX ".tmp") == 0)
+		return 1;
 	if (len != GG_SHA256_HEX_SIZE - 1 + strlen(GG_STORE_SEAL_SUFFIX) ||
 	    strcmp(name + GG_SHA256_HEX_SIZE - 1, GG_STORE_SEAL_SUFFIX) != 0)
 		return 0;
