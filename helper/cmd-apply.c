@@ -26,6 +26,8 @@
 #include "helper.h"
 #include "journal.h"
 #include "release.h"
+#include "plan.h"
+#include "reboot.h"
 #include "runner.h"
 #include "store.h"
 
@@ -82,7 +84,14 @@ static int start_locked(struct helper_context *ctx, int lock, const char *sha256
 	enum gg_reboot reboot;
 	int r;
 
-	if ((r = gg_state_load(ctx->root, &state, cause)) != 0)
+	/*
+	 * A runner killed between saving its plan's end and logging it left the event to
+	 * whoever holds the lock next: log it before anything else, so that the log is
+	 * whole for the follower that comes next.
+	 */
+	if ((r = gg_state_load(ctx->root, &state, cause)) != 0 ||
+	    (r = gg_journal_open(&j, ctx->root, cause)) != 0 ||
+	    (state != NULL && (r = gg_plan_log_end(&j, state, cause)) != 0))
 		goto out;
 	plan = json_string_value(json_object_get(state, "plan"));
 	if (sha256 == NULL && plan == NULL) {
@@ -95,8 +104,7 @@ static int start_locked(struct helper_context *ctx, int lock, const char *sha256
 	if (!gg_plan_unfinished(state) && reboot == GG_REBOOT_HAPPENED && plan != NULL &&
 	    strcmp(plan, sha256) == 0) {
 		/* It failed for want of a reboot, rebooted by hand since: go on with it. */
-		if ((r = gg_journal_open(&j, ctx->root, cause)) != 0 ||
-		    (r = gg_plan_continue(ctx->root, &j, state, from, cause)) != 0)
+		if ((r = gg_plan_continue(ctx->root, &j, state, from, cause)) != 0)
 			goto out;
 		r = gg_runner_spawn(ctx, lock, cause);
 		goto out;
@@ -114,7 +122,6 @@ static int start_locked(struct helper_context *ctx, int lock, const char *sha256
 	}
 	if ((r = gg_store_load_manifest(ctx->root, sha256, &m, cause)) != 0 ||
 	    (r = gg_release_layout(ctx->root, sha256, plan, &m, cause)) != 0 ||
-	    (r = gg_journal_open(&j, ctx->root, cause)) != 0 ||
 	    (r = gg_plan_start(ctx->root, &j, sha256, &m, from, cause)) != 0)
 		goto out;
 	if (plan != NULL && strcmp(plan, sha256) != 0) {

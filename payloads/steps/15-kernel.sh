@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# needs: 40-docker
 # 15-kernel: a kernel the NVIDIA driver's module can be built for (DKMS needs its
 # headers), kept.  The headers of the running kernel when the archive still has them;
 # when it does not (an image whose kernel build was superseded: its

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# needs: 10-preflight
 # 40-docker: Docker Engine from Docker's apt repository (its signing key checked against
 # the pinned fingerprint), or the distribution's docker.io when Docker's repository
 # cannot be used; the daemon enabled at boot and running.  With a GPU, Docker 25 or

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# needs: 30-cudnn 60-image
 # 50-container-toolkit: the NVIDIA Container Toolkit from NVIDIA's repository (its key
 # checked against the pinned fingerprint), and the GPU given to containers through CDI:
 # `nvidia-ctk cdi generate` writes /etc/cdi/nvidia.yaml, generated again whenever the

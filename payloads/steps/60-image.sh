@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# needs: 40-docker
 # 60-image: `docker build` of the payload's Dockerfile, tagged
 # gcloud-gpu-jupyter:<first 16 hex digits of the Dockerfile's sha256>, so an unchanged
 # Dockerfile is never rebuilt and a changed one always is.  The Dockerfile is built

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# needs: 50-container-toolkit
 # 70-jupyter: the Jupyter container, from the image step 60 built:
 #   --device nvidia.com/gpu=all  every GPU, as a CDI device (the spec that step
 #                              50-container-toolkit generates); not --gpus, whose legacy
