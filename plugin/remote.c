@@ -424,44 +424,93 @@ static int connect_wait(struct remote *r, double deadline, int lost, char **caus
 	}
 }
 
+int remote_read(struct remote *r, struct ssh_exec *x, struct gg_buf *out, size_t max,
+		int until_line, const char *what, char **cause)
+{
+	char *buf = xmalloc(65536);
+	size_t room;
+	long n;
+	int rc;
+
+	for (;;) {
+		if (until_line && out->len > 0 && memchr(out->data, '\n', out->len) != NULL) {
+			rc = 0;
+			break;
+		}
+		if (remote_interrupted || (r->deadline > 0 && gg_clock_monotonic() >= r->deadline)) {
+			rc = gg_fail(cause, GG_EXIT_INTERRUPTED, "interrupted while reading %s", what);
+			break;
+		}
+		/* One byte more than the room: more than max is refused, not cut. */
+		room = out->len < max ? max - out->len + 1 : 1;
+		n = ssh_exec_read(x, buf, room < 65536 ? room : 65536, POLL_MS, cause);
+		if (n == -2) {
+			rc = GG_EXIT_SSH;
+			break;
+		}
+		if (n == -1) {
+			rc = 0;
+			break;
+		}
+		if (n == 0) {
+			ssh_conn_keepalive(r->conn);
+			continue;
+		}
+		if (out->len + (size_t)n > max) {
+			rc = gg_fail(cause, GG_EXIT_REMOTE, "the helper on '%s' sent more than %zu "
+				     "bytes for %s: refused", r->target->name, max, what);
+			break;
+		}
+		gg_buf_add(out, buf, (size_t)n);
+	}
+	free(buf);
+	return rc;
+}
+
+int remote_run(struct remote *r, const char *command, size_t max, struct gg_buf *out,
+	       struct gg_buf *err, int *status, char **cause)
+{
+	struct ssh_exec *x = NULL;
+	int rc;
+
+	*status = -1;
+	if ((rc = ssh_exec_start(r->conn, command, &x, cause)) != 0 ||
+	    (rc = ssh_exec_close_stdin(x, cause)) != 0 ||
+	    (rc = remote_read(r, x, out, max, 0, "a command's output", cause)) != 0)
+		goto out;
+	rc = ssh_exec_finish(x, status, err, cause);
+	x = NULL;
+out:
+	ssh_exec_abort(x);
+	return rc;
+}
+
 int remote_helper(struct remote *r, const char *args, const void *in, size_t in_len,
-		  struct gg_buf *out, char **cause)
+		  size_t max, struct gg_buf *out, char **cause)
 {
 	struct ssh_exec *x = NULL;
 	struct gg_buf err = GG_BUF_INIT, sink = GG_BUF_INIT;
-	char *what, *buf = xmalloc(65536);
-	long n;
+	char *what;
 	int status, rc;
 
 	if (out == NULL)
 		out = &sink;
+	xasprintf(&what, "'helper %s'", args);
 	if ((rc = remote_start(r, args, &x, out, cause)) != 0)
 		goto out;
 	if ((in_len > 0 && (rc = ssh_exec_write(x, in, in_len, cause)) != 0) ||
-	    (rc = ssh_exec_close_stdin(x, cause)) != 0)
+	    (rc = ssh_exec_close_stdin(x, cause)) != 0 ||
+	    (rc = remote_read(r, x, out, max, 0, what, cause)) != 0)
 		goto out;
-	while ((n = ssh_exec_read(x, buf, 65536, 1000, cause)) >= 0) {
-		if (n == 0)
-			ssh_conn_keepalive(r->conn);
-		else
-			gg_buf_add(out, buf, (size_t)n);
-	}
-	if (n == -2) {
-		rc = GG_EXIT_SSH;
-		goto out;
-	}
 	rc = ssh_exec_finish(x, &status, &err, cause);
 	x = NULL;
-	if (rc == 0 && status != 0) {
-		xasprintf(&what, "'helper %s'", args);
+	if (rc == 0 && status != 0)
 		rc = remote_helper_failed(r, what, status, err.data, cause);
-		free(what);
-	}
 out:
 	ssh_exec_abort(x);
 	gg_buf_release(&err);
 	gg_buf_release(&sink);
-	free(buf);
+	free(what);
 	return rc;
 }
 
@@ -510,7 +559,7 @@ static int take_line(struct remote *r, struct stream *s, const char *line, size_
 		last = json_object_get(ev.obj, "last_seq");
 		if (json_is_integer(last) && json_integer_value(last) < r->floor)
 			r->floor = 0;
-		ui_event(r->ui, &ev, line, len);
+		ui_event(r->ui, &ev);
 		gg_event_release(&ev);
 		return 0;
 	}
@@ -519,7 +568,7 @@ static int take_line(struct remote *r, struct stream *s, const char *line, size_
 		gg_event_release(&ev);
 		return 0;
 	}
-	ui_event(r->ui, &ev, line, len);
+	ui_event(r->ui, &ev);
 	r->floor = ev.seq;
 	r->seen.last_seq = ev.seq;
 	switch (ev.type) {
@@ -692,6 +741,19 @@ int remote_follow(struct remote *r, const char *first_args, const char *again,
 	return rc;
 }
 
+/* A Jupyter token as the recipe writes it: 64 lower-case hex digits, nothing else. */
+static int token_valid(const char *s, size_t len)
+{
+	size_t i;
+
+	if (len != 64)
+		return 0;
+	for (i = 0; i < len; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
 char *remote_read_token(struct remote *r, const char **why)
 {
 	struct gg_buf cmd = GG_BUF_INIT, out = GG_BUF_INIT, err = GG_BUF_INIT;
@@ -700,13 +762,16 @@ char *remote_read_token(struct remote *r, const char **why)
 
 	*why = "no token on the VM yet: has push finished?";
 	xasprintf(&path, "%s/%s", r->root, GG_FILE_TOKEN);
-	gg_buf_addf(&cmd, "%scat ", r->prefix);
+	/* A token file of any size is read no further than a token and its line end. */
+	gg_buf_addf(&cmd, "%shead -c %d ", r->prefix, REMOTE_TOKEN_MAX);
 	ssh_shell_quote(&cmd, path);
-	if (ssh_conn_run(r->conn, cmd.data, NULL, 0, &out, &err, &status, NULL) == 0 && status == 0) {
+	if (remote_run(r, cmd.data, REMOTE_TOKEN_MAX, &out, &err, &status, NULL) == 0 && status == 0) {
 		while (out.len > 0 && (out.data[out.len - 1] == '\n' || out.data[out.len - 1] == '\r'))
 			out.data[--out.len] = '\0';
-		if (out.len > 0 && strpbrk(out.data, " \n\t&#?") == NULL)
+		if (token_valid(out.data, out.len))
 			token = gg_buf_detach(&out, NULL);
+		else
+			*why = "the token file on the VM does not hold a token (64 hex digits)";
 	} else if (r->prefix[0] != '\0' && strstr(err.data, "sudo:") != NULL) {
 		/* The token is root's (0600): a user whom sudo asks for a password cannot read it. */
 		*why = "cannot read the token as root: 'sudo -n' refused (passwordless sudo is "

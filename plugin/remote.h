@@ -88,12 +88,35 @@ int remote_helper_failed(struct remote *r, const char *what, int status, const c
 			 char **cause);
 
 /*
- * Run `helper ARGS` with stdin in (may be NULL) and its stdout into out.  0 when the
- * helper exited 0; otherwise an exit code (GG_EXIT_REMOTE for a refusal, with the
- * helper's own error line) with *cause set.
+ * Read x's stdout into out until its end (until_line: until out holds a newline), out
+ * holding at most max bytes: what the VM sends is read no further.  Waits in short
+ * slices, with keepalives, and stops on ^C or SIGTERM and at r->deadline.  0;
+ * GG_EXIT_SSH when the link broke; GG_EXIT_REMOTE when more than max came (what
+ * names it in *cause); GG_EXIT_INTERRUPTED.  The one loop that reads a command's
+ * answer: every reader of the VM's output goes through it or through remote_follow.
+ */
+int remote_read(struct remote *r, struct ssh_exec *x, struct gg_buf *out, size_t max,
+		int until_line, const char *what, char **cause);
+
+/*
+ * Run a shell command (not the helper) with stdout into out, at most max bytes, and
+ * its stderr into err (either may be NULL; stderr is capped by ssh.c).  0 with
+ * *status set, or as remote_read.
+ */
+int remote_run(struct remote *r, const char *command, size_t max, struct gg_buf *out,
+	       struct gg_buf *err, int *status, char **cause);
+
+/* The most bytes the CLI reads of `status` and `probe` answers, and of the token file. */
+#define REMOTE_ANSWER_MAX (1024 * 1024)
+#define REMOTE_TOKEN_MAX 72
+
+/*
+ * Run `helper ARGS` with stdin in (may be NULL) and its stdout into out, at most max
+ * bytes (remote_read).  0 when the helper exited 0; otherwise an exit code
+ * (GG_EXIT_REMOTE for a refusal, with the helper's own error line) with *cause set.
  */
 int remote_helper(struct remote *r, const char *args, const void *in, size_t in_len,
-		  struct gg_buf *out, char **cause);
+		  size_t max, struct gg_buf *out, char **cause);
 
 /* How a followed stream ended. */
 enum follow_end {

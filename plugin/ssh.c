@@ -631,8 +631,13 @@ int ssh_conn_tunnel(struct ssh_conn *c, int listen_fd, const char *host, int por
 				fw[count].channel = ch;
 				count++;
 			} else {
+				/* The refusal's text is the server's: printable first (error.h). */
+				char *why = xstrdup(ssh_get_error(c->session));
+
+				gg_printable(why, 0);
 				fprintf(stderr, "gcloud-gpu: the VM refused a connection to %s:%d: %s\n",
-					host, port, ssh_get_error(c->session));
+					host, port, why);
+				free(why);
 				if (ch != NULL)
 					ssh_channel_free(ch);
 				if (fd >= 0)

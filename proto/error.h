@@ -16,9 +16,10 @@
 
 /*
  * Replace, in place, every control character of s (C0 but a tab when keep_tabs is
- * set, DEL, and the C1 range as UTF-8 encodes it) with '?': text from elsewhere (a
- * VM's step output, a manifest's path) can then be printed on a terminal without
- * moving its cursor, retitling its window or otherwise driving it.
+ * set, DEL, and the C1 range, UTF-8 encoded or as raw 8-bit bytes) and every byte
+ * that is not part of valid UTF-8 with '?': text from elsewhere (a VM's step output,
+ * a manifest's path) can then be printed on a terminal without moving its cursor,
+ * retitling its window or otherwise driving it.  The result is valid UTF-8.
  */
 void gg_printable(char *s, int keep_tabs);
 
