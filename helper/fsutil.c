@@ -107,13 +107,21 @@ int gg_root_prepare(const char *root, char **cause)
 	return 0;
 }
 
-int gg_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
-			 char **cause)
+/*
+ * Write data to a new file of the given mode and rename it over path, then fsync the
+ * directory.  shared: several processes may write path at once with the same content
+ * (it is content-addressed), so the temporary name is unique ("<path>.tmp-XXXXXX")
+ * and a path already in place counts as written; else it is "<path>.tmp".
+ */
+static int write_replace(const char *path, const void *data, size_t len, mode_t mode,
+			 int shared, char **cause)
 {
 	char *tmp = NULL, *dir = NULL, *slash;
+	struct stat st;
 	int fd = -1, r = GG_HELPER_SYSTEM;
 
-	if (asprintf(&tmp, "%s.tmp", path) < 0 || (dir = strdup(path)) == NULL) {
+	if (asprintf(&tmp, shared ? "%s.tmp-XXXXXX" : "%s.tmp", path) < 0 ||
+	    (dir = strdup(path)) == NULL) {
 		gg_fail(cause, r, "out of memory");
 		goto out;
 	}
@@ -122,8 +130,11 @@ int gg_write_file_atomic(const char *path, const void *data, size_t len, mode_t 
 		strcpy(dir, ".");
 	else
 		*slash = '\0';
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
-	if (fd < 0) {
+	if (shared)
+		fd = mkostemp(tmp, O_CLOEXEC);
+	else
+		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+	if (fd < 0 || (shared && fchmod(fd, mode) != 0)) {
 		gg_fail_errno(cause, r, errno, "cannot create '%s'", tmp);
 		goto out;
 	}
@@ -137,10 +148,12 @@ int gg_write_file_atomic(const char *path, const void *data, size_t len, mode_t 
 		goto out;
 	}
 	fd = -1;
-	if (rename(tmp, path) != 0) {
+	if (rename(tmp, path) != 0 && !(shared && lstat(path, &st) == 0 && S_ISREG(st.st_mode))) {
 		gg_fail_errno(cause, r, errno, "cannot rename '%s' into place", tmp);
 		goto out;
 	}
+	if (shared)
+		unlink(tmp); /* still there only when another writer's copy was in place */
 	free(tmp);
 	tmp = NULL;
 	r = gg_fsync_dir(dir, cause);
@@ -152,6 +165,18 @@ out:
 	free(tmp);
 	free(dir);
 	return r;
+}
+
+int gg_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
+			 char **cause)
+{
+	return write_replace(path, data, len, mode, 0, cause);
+}
+
+int gg_write_file_shared(const char *path, const void *data, size_t len, mode_t mode,
+			 char **cause)
+{
+	return write_replace(path, data, len, mode, 1, cause);
 }
 
 int gg_read_fd(int fd, const char *name, size_t max, struct gg_buf *out, char **cause)

@@ -41,6 +41,14 @@ int gg_write_file_atomic(const char *path, const void *data, size_t len, mode_t 
 			 char **cause);
 
 /*
+ * As gg_write_file_atomic, for a content-addressed path that several processes may
+ * write at once (two `have` of one new manifest): the temporary name is unique
+ * ("<path>.tmp-XXXXXX"), and a file already in its place counts as written.
+ */
+int gg_write_file_shared(const char *path, const void *data, size_t len, mode_t mode,
+			 char **cause);
+
+/*
  * Read all of fd (name, already quoted as needed, says what it is in errors) or a
  * whole file, of at most max bytes, appending to out.
  */

@@ -30,6 +30,15 @@
 #define TAIL_LINES 20
 /* Longer output lines are cut into pieces of this size, each its own event. */
 #define MAX_OUTPUT_LINE 8192
+/*
+ * The step-failed event's tail is bounded by bytes, not only lines: 20 lines of 8 KiB
+ * (a progress bar drawn with \r makes such lines) would not fit in an event, and a
+ * runner that cannot write its event stops without failing the plan.  Each line is
+ * cut to its last TAIL_LINE_MAX bytes (at most six times that escaped), and older
+ * lines are dropped while the encoded tail would pass TAIL_MAX_BYTES.
+ */
+#define TAIL_LINE_MAX 1024
+#define TAIL_MAX_BYTES (16 * 1024)
 #define STEP_SUFFIX ".sh"
 
 extern char **environ;
@@ -215,20 +224,20 @@ static void tail_reset(struct runner *rn)
 	rn->tail_next = rn->tail_count = 0;
 }
 
-/* A JSON string of bytes a step wrote: invalid UTF-8 becomes '?' so it can travel. */
+/*
+ * A JSON string of bytes a step wrote: NUL and invalid UTF-8 become '?' first
+ * (gg_text_repair), so that it can travel and every reader takes it back.
+ */
 static json_t *output_string(const char *text, size_t len)
 {
-	json_t *s = json_stringn(text, len);
-	char *copy;
-	size_t i;
+	char *copy = malloc(len + 1);
+	json_t *s;
 
-	if (s != NULL)
-		return s;
-	copy = malloc(len + 1);
 	if (copy == NULL)
 		return NULL;
-	for (i = 0; i < len; i++)
-		copy[i] = (unsigned char)text[i] < 0x80 ? text[i] : '?';
+	memcpy(copy, text, len);
+	copy[len] = '\0';
+	gg_text_repair(copy, len);
 	s = json_stringn(copy, len);
 	free(copy);
 	return s;
@@ -315,7 +324,8 @@ static int drain_lines(struct runner *rn, struct gg_buf *b, int is_progress, int
 static void exec_step(struct runner *rn, const char *path, const char *action, int out, int prog)
 {
 	char *argv[4];
-	int null = open("/dev/null", O_RDONLY);
+	/* Close-on-exec: dup2 makes fd 0 of it, and the original must not reach the step. */
+	int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
 	/* Die with the runner: a step must not live on behind a killed runner. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -517,18 +527,27 @@ out:
 	return r;
 }
 
+/*
+ * Take the boot unit away, durably: a power cut right after the plan ended must not
+ * bring back a unit that resumes it (each directory is fsync'd after its unlink).
+ */
 static void remove_boot_unit(void)
 {
 	char *dir = unit_dir(), *path = NULL;
 
 	if (dir == NULL)
 		return;
-	if (asprintf(&path, "%s/multi-user.target.wants/%s", dir, GG_UNIT_NAME) >= 0) {
-		unlink(path);
+	if (asprintf(&path, "%s/multi-user.target.wants", dir) >= 0) {
+		char *link = NULL;
+
+		if (asprintf(&link, "%s/%s", path, GG_UNIT_NAME) >= 0 && unlink(link) == 0)
+			gg_fsync_dir(path, NULL);
+		free(link);
 		free(path);
 	}
 	if (asprintf(&path, "%s/%s", dir, GG_UNIT_NAME) >= 0) {
-		unlink(path);
+		if (unlink(path) == 0)
+			gg_fsync_dir(dir, NULL);
 		free(path);
 	}
 	free(dir);
@@ -637,11 +656,37 @@ static int finish(struct runner *rn, int failed, char **cause)
 	return failed ? GG_HELPER_FAILED : GG_HELPER_OK;
 }
 
+/* The step-failed tail: the newest lines that fit in TAIL_MAX_BYTES encoded. */
+static json_t *tail_json(struct runner *rn)
+{
+	json_t *tail = json_array(), *s;
+	size_t i, total = 0, len, size;
+	const char *line;
+	char *text;
+
+	for (i = 0; tail != NULL && i < rn->tail_count; i++) {
+		line = rn->tail[(rn->tail_next + TAIL_LINES - 1 - i) % TAIL_LINES];
+		if (line == NULL)
+			line = "";
+		len = strlen(line);
+		/* The end of a long line is what it last said (a progress bar's last state). */
+		s = output_string(len > TAIL_LINE_MAX ? line + len - TAIL_LINE_MAX : line,
+				  len > TAIL_LINE_MAX ? TAIL_LINE_MAX : len);
+		text = s != NULL ? json_dumps(s, JSON_ENCODE_ANY) : NULL;
+		size = text != NULL ? strlen(text) + 1 : 0;
+		free(text);
+		if (size == 0 || total + size > TAIL_MAX_BYTES || json_array_insert_new(tail, 0, s) != 0) {
+			json_decref(s);
+			break;
+		}
+		total += size;
+	}
+	return tail;
+}
+
 /* One step: check, then apply when the check fails.  *reboot when apply said 100. */
 static int run_step(struct runner *rn, json_t *step, int *reboot, int *failed, char **cause)
 {
-	json_t *tail;
-	size_t i;
 	int code, r;
 
 	rn->step = json_string_value(json_object_get(step, "name"));
@@ -683,14 +728,8 @@ static int run_step(struct runner *rn, json_t *step, int *reboot, int *failed, c
 		return set_step_state(rn, step, "done", cause);
 	}
 	*failed = 1;
-	tail = json_array();
-	for (i = 0; tail != NULL && i < rn->tail_count; i++) {
-		const char *line = rn->tail[(rn->tail_next + TAIL_LINES - rn->tail_count + i) % TAIL_LINES];
-
-		json_array_append_new(tail, json_string(line != NULL ? line : ""));
-	}
 	if ((r = emit_step(rn, GG_EVENT_STEP_FAILED,
-			   json_pack("{s:i, s:o*, s:s}", "code", code, "tail", tail, "msg",
+			   json_pack("{s:i, s:o*, s:s}", "code", code, "tail", tail_json(rn), "msg",
 				     "the step's apply failed"), cause)) != 0)
 		return r;
 	return set_step_state(rn, step, "failed", cause);
@@ -740,6 +779,23 @@ static int run_plan(struct runner *rn, char **cause)
 	return finish(rn, 0, cause);
 }
 
+/*
+ * The plan cannot go on for a reason no retry removes (an event that cannot be
+ * written, a step that is not a file): fail it in state.json, with a `failed` event
+ * saying why when one can be written.  Left `running`, every `resume` would start the
+ * runner again and run the step's apply again, for ever.
+ */
+static void fail_plan(struct runner *rn, const char *why)
+{
+	char *ignored = NULL;
+
+	remove_boot_unit();
+	gg_journal_emit(&rn->journal, GG_EVENT_FAILED,
+			json_pack("{s:s?, s:s}", "step", rn->step, "msg", why), NULL, &ignored);
+	set_state(rn, "failed", &ignored);
+	free(ignored);
+}
+
 int gg_runner_run(struct helper_context *ctx, int lock_fd, char **cause)
 {
 	struct runner rn;
@@ -770,6 +826,8 @@ int gg_runner_run(struct helper_context *ctx, int lock_fd, char **cause)
 	if (rn.state == NULL || !gg_plan_unfinished(rn.state))
 		goto out; /* nothing to do: another runner finished it */
 	r = run_plan(&rn, cause);
+	if (r == GG_HELPER_REFUSED)
+		fail_plan(&rn, *cause);
 out:
 	tail_reset(&rn);
 	gg_buf_release(&rn.out);

@@ -79,8 +79,11 @@ static int promote_complete_partial(const char *root, const char *sha256, const 
 
 	if (gg_sha256_file(partial, hex, NULL, NULL) == 0 && strcmp(hex, sha256) == 0) {
 		blob = gg_store_blob_path(root, sha256);
-		if (blob != NULL && rename(partial, blob) == 0)
-			stored = 1;
+		/* Stored once the rename is durable: the directory is fsync'd, as recv does. */
+		if (blob != NULL && rename(partial, blob) == 0) {
+			*strrchr(blob, '/') = '\0';
+			stored = gg_fsync_dir(blob, NULL) == 0;
+		}
 		free(blob);
 	}
 	if (!stored)
@@ -156,7 +159,7 @@ int gg_store_have(const char *root, const char *text, size_t len, json_t **resul
 	}
 	if (lstat(path, &st) == 0)
 		gg_gc_touch(root, sha);
-	else if (gg_write_file_atomic(path, text, len, 0600, cause) != 0)
+	else if (gg_write_file_shared(path, text, len, 0600, cause) != 0)
 		goto out;
 	out = json_object();
 	missing = json_array();

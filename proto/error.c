@@ -24,7 +24,7 @@ static char *format_message(const char *fmt, va_list ap)
  * a stray continuation byte, an overlong form, a surrogate, beyond U+10FFFF, or cut
  * short by the end of the string.
  */
-static int utf8_sequence(const unsigned char *p)
+static int utf8_sequence(const unsigned char *p, size_t avail)
 {
 	int len, i;
 
@@ -35,6 +35,8 @@ static int utf8_sequence(const unsigned char *p)
 	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
 		len = 4;
 	else
+		return 0;
+	if ((size_t)len > avail)
 		return 0;
 	for (i = 1; i < len; i++)
 		if (p[i] < 0x80 || p[i] > 0xbf)
@@ -56,7 +58,7 @@ static int utf8_sequence(const unsigned char *p)
  */
 void gg_printable(char *s, int keep_tabs)
 {
-	unsigned char *p = (unsigned char *)s, *out = p;
+	unsigned char *p = (unsigned char *)s, *out = p, *end = p + strlen(s);
 	int len;
 
 	while (*p != '\0') {
@@ -65,7 +67,7 @@ void gg_printable(char *s, int keep_tabs)
 			p++;
 			continue;
 		}
-		len = utf8_sequence(p);
+		len = utf8_sequence(p, (size_t)(end - p));
 		if (len == 0 || (len == 2 && p[0] == 0xc2 && p[1] <= 0x9f)) {
 			*out++ = '?';
 			p += len == 0 ? 1 : 2;
@@ -76,6 +78,24 @@ void gg_printable(char *s, int keep_tabs)
 		p += len;
 	}
 	*out = '\0';
+}
+
+void gg_text_repair(char *s, size_t len)
+{
+	unsigned char *p = (unsigned char *)s, *end = p + len;
+	int n;
+
+	while (p < end) {
+		if (*p == '\0') {
+			*p++ = '?';
+		} else if (*p < 0x80) {
+			p++;
+		} else if ((n = utf8_sequence(p, (size_t)(end - p))) > 0) {
+			p += n;
+		} else {
+			*p++ = '?';
+		}
+	}
 }
 
 static void replace_cause(char **cause, char *message)
