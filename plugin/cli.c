@@ -45,7 +45,8 @@ void cli_usage(FILE *f)
 		   "  0 ok   1 local error   2 usage   3 Google auth/API error\n"
 		   "  4 SSH connection or authentication failed   5 host key unknown or changed\n"
 		   "  6 a step failed on the VM   7 interrupted: the VM goes on, run 'reattach'\n"
-		   "  8 the helper on the VM refused or failed\n");
+		   "  8 the helper on the VM refused or failed\n"
+		   "  9 another plan runs on the VM: nothing applied, 'reattach' then push again\n");
 }
 
 /* Exact name, else a unique prefix (lookup.h); an ambiguous prefix lists the candidates. */

@@ -186,6 +186,19 @@ int remote_helper_failed(struct remote *r, const char *what, int status, const c
 	return code;
 }
 
+/* Another plan runs on the VM; err is the helper's stderr, naming it. */
+static int remote_busy(struct remote *r, const char *err, char **cause)
+{
+	char *line = last_line(err);
+	int code;
+
+	code = gg_fail(cause, GG_EXIT_BUSY, "%s on '%s'; nothing of this push was applied: wait "
+		       "for it with 'gcloud-gpu reattach %s', then push again", line,
+		       r->target->name, r->target->cli_arg);
+	free(line);
+	return code;
+}
+
 /* The wrapper ended without its ready line: sudo refused, or the shell failed. */
 static int wrapper_failed(struct remote *r, int status, const char *err, char **cause)
 {
@@ -701,6 +714,10 @@ int remote_follow(struct remote *r, const char *first_args, const char *again,
 			 */
 			s.ended = 1;
 			s.end = status == GG_HELPER_OK ? FOLLOW_DONE : FOLLOW_FAILED;
+			break;
+		} else if (status == GG_HELPER_BUSY) {
+			/* apply of another plan than the one running: nothing was applied. */
+			rc = remote_busy(r, err.data, cause);
 			break;
 		} else if (status != GG_HELPER_DETACHED) {
 			rc = remote_helper_failed(r, "the helper", status, err.data, cause);
