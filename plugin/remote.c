@@ -357,8 +357,10 @@ int remote_open(struct remote *r, struct target *t, struct ui *ui, double deadli
 		return GG_EXIT_ERROR;
 	if (gg_sha256_file(r->helper_path, r->helper_sha, &size, cause) != 0)
 		return GG_EXIT_ERROR;
+	if (t->settle_seconds > 0)
+		r->settle_until = gg_clock_monotonic() + (double)t->settle_seconds;
 	if (deadline == 0 && t->settle_seconds > 0)
-		deadline = gg_clock_monotonic() + (double)t->settle_seconds;
+		deadline = r->settle_until;
 	if ((rc = deadline > 0 ? connect_wait(r, deadline, 0, cause)
 			       : ssh_conn_open(&t->ssh, &r->conn, cause)) != 0)
 		return rc;
@@ -411,18 +413,24 @@ static int connect_wait(struct remote *r, double deadline, int lost, char **caus
 	}
 	for (;;) {
 		char *why = NULL;
+		int refused = 0;
 
 		if (remote_interrupted)
 			return GG_EXIT_INTERRUPTED;
-		rc = ssh_conn_open(&r->target->ssh, &r->conn, &why);
+		rc = ssh_conn_open_ex(&r->target->ssh, &r->conn, &refused, &why);
 		if (rc == 0) {
 			free(why);
 			if (noted)
 				ui_note(r->ui, "reconnected to %s", r->target->name);
 			return 0;
 		}
-		/* A changed host key is never waited out. */
-		if (rc != GG_EXIT_SSH || (deadline > 0 && gg_clock_monotonic() + delay / 1000.0 >= deadline)) {
+		/*
+		 * A changed host key is never waited out, nor a key the server refused: that
+		 * is final, unless the VM was just started or given the key (its guest agent
+		 * may still be installing it: r->settle_until).
+		 */
+		if (rc != GG_EXIT_SSH || (refused && gg_clock_monotonic() >= r->settle_until) ||
+		    (deadline > 0 && gg_clock_monotonic() + delay / 1000.0 >= deadline)) {
 			gg_fail(cause, rc, "%s", why);
 			free(why);
 			return rc;

@@ -48,6 +48,8 @@ struct remote {
 	struct target_seen seen;               /* loaded from and saved to the state dir */
 	int reboots;                           /* boot id changes seen while following */
 	double deadline;                       /* of remote_open: for reconnects on the way */
+	double settle_until;                   /* a key refused before this is waited out
+						* (a VM just started or given its key) */
 	long long floor;                       /* events up to this seq are not shown again */
 };
 

@@ -214,7 +214,9 @@ static int check_host_key(struct ssh_conn *c, const struct ssh_options *o,
 	return r;
 }
 
-static int authenticate(struct ssh_conn *c, const struct ssh_options *o, char **cause)
+/* 0, or GG_EXIT_SSH with *refused set when the server answered and took no key. */
+static int authenticate(struct ssh_conn *c, const struct ssh_options *o, int *refused,
+			char **cause)
 {
 	ssh_key key = NULL;
 	int rc;
@@ -230,6 +232,7 @@ static int authenticate(struct ssh_conn *c, const struct ssh_options *o, char **
 		if (rc == SSH_AUTH_ERROR)
 			return gg_fail(cause, GG_EXIT_SSH, "cannot authenticate to '%s': %s",
 				       c->name, ssh_get_error(c->session));
+		*refused = 1;
 		return gg_fail(cause, GG_EXIT_SSH,
 			       "'%s' refused the key '%s' for user '%s': check the user name and "
 			       "that the key is authorized", c->name, o->identity, c->user);
@@ -240,6 +243,7 @@ static int authenticate(struct ssh_conn *c, const struct ssh_options *o, char **
 	if (rc == SSH_AUTH_ERROR)
 		return gg_fail(cause, GG_EXIT_SSH, "cannot authenticate to '%s': %s", c->name,
 			       ssh_get_error(c->session));
+	*refused = 1;
 	return gg_fail(cause, GG_EXIT_SSH,
 		       "'%s' accepted no key for user '%s' (tried the agent and ~/.ssh/id_*): "
 		       "check the user name or give a key with --identity FILE", c->name, c->user);
@@ -315,6 +319,13 @@ static int connect_socket(const char *name, const char *host, int port, long tim
 
 int ssh_conn_open(const struct ssh_options *o, struct ssh_conn **out, char **cause)
 {
+	return ssh_conn_open_ex(o, out, NULL, cause);
+}
+
+int ssh_conn_open_ex(const struct ssh_options *o, struct ssh_conn **out, int *auth_refused,
+		     char **cause)
+{
+	int refused = 0;
 	struct ssh_conn *c = xcalloc(1, sizeof *c);
 	const char *home = getenv("HOME");
 	char *ssh_dir = NULL, *known_hosts = NULL;
@@ -323,6 +334,8 @@ int ssh_conn_open(const struct ssh_options *o, struct ssh_conn **out, char **cau
 	int lookup_port = o->host_key_alias != NULL ? 22 : port;
 
 	*out = NULL;
+	if (auth_refused != NULL)
+		*auth_refused = 0;
 	c->fd = -1;
 	c->user = xstrdup(o->user != NULL ? o->user : (getenv("USER") != NULL ? getenv("USER") : "root"));
 	xasprintf(&c->name, "%s@%s:%d", c->user, o->host, port);
@@ -380,8 +393,11 @@ int ssh_conn_open(const struct ssh_options *o, struct ssh_conn **out, char **cau
 	/* Nothing leaves this machine before the host key is known to be right. */
 	if ((r = check_host_key(c, o, known_hosts, cause)) != 0)
 		goto out;
-	if ((r = authenticate(c, o, cause)) != 0)
+	if ((r = authenticate(c, o, &refused, cause)) != 0) {
+		if (auth_refused != NULL)
+			*auth_refused = refused;
 		goto out;
+	}
 	c->last_sent = gg_clock_monotonic();
 	*out = c;
 	c = NULL;

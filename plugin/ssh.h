@@ -59,6 +59,15 @@ struct ssh_exec;
 int ssh_conn_open(const struct ssh_options *o, struct ssh_conn **out, char **cause);
 void ssh_conn_close(struct ssh_conn *c);
 
+/*
+ * As ssh_conn_open, and on failure *auth_refused (when not NULL) says whether the
+ * server answered, its host key checked out, and it took none of the keys: waiting
+ * does not change that (unless a VM's guest agent is still installing the key), where
+ * an unreachable host may come back.
+ */
+int ssh_conn_open_ex(const struct ssh_options *o, struct ssh_conn **out, int *auth_refused,
+		     char **cause);
+
 /* "user@host:port", for messages; owned by the connection. */
 const char *ssh_conn_name(const struct ssh_conn *c);
 
