@@ -187,6 +187,19 @@ static int check_host_key(struct ssh_conn *c, const struct ssh_options *o,
 		break;
 	case SSH_KNOWN_HOSTS_UNKNOWN:
 	case SSH_KNOWN_HOSTS_NOT_FOUND:
+		if (o->host_key_alias != NULL) {
+			/*
+			 * Under an alias only what the VM published counts (keys of a type that
+			 * matches nothing usable here included): never trust on first use, never
+			 * write a key it did not publish, whatever --accept-new-host-key says.
+			 */
+			gg_fail(cause, GG_EXIT_HOSTKEY,
+				"host key of '%s' (%s %s) is not among the keys the VM published "
+				"under '%s' in '%s'; nothing was sent (check the VM's guest "
+				"attributes: 'gcloud compute instances get-guest-attributes')",
+				c->name, type, server_fp, o->host_key_alias, known_hosts);
+			break;
+		}
 		if (!o->accept_new_host_key &&
 		    !(isatty(STDIN_FILENO) && isatty(STDERR_FILENO) &&
 		      ask_new_host(c->name, type, server_fp, known_hosts))) {
