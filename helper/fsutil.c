@@ -82,6 +82,32 @@ static int make_dir(const char *path, mode_t mode, char **cause)
 	return 0;
 }
 
+/*
+ * A directory of the state root that no other user can change: ours (the helper's
+ * user, root on a VM) and writable by no group or other.  Another owner, or a mode
+ * that let others write, could have swapped the helper binary (bin/) or a blob: it is
+ * refused, not repaired, as what it holds can no longer be trusted.
+ */
+static int dir_trusted(const char *path, char **cause)
+{
+	struct stat st;
+
+	if (stat(path, &st) != 0)
+		return gg_fail_errno(cause, GG_HELPER_SYSTEM, errno, "cannot stat '%s'", path);
+	if (!S_ISDIR(st.st_mode))
+		return gg_fail(cause, GG_HELPER_REFUSED, "'%s' is not a directory", path);
+	if (st.st_uid != geteuid())
+		return gg_fail(cause, GG_HELPER_REFUSED, "'%s' belongs to user %u, not to %u: another "
+			       "user could swap what runs as root there; remove it or give it to "
+			       "root (chown root:root, chmod 700)", path, (unsigned)st.st_uid,
+			       (unsigned)geteuid());
+	if ((st.st_mode & 022) != 0)
+		return gg_fail(cause, GG_HELPER_REFUSED, "'%s' is writable by other users (mode %03o): "
+			       "another user could swap what runs as root there; remove it, or "
+			       "check it and chmod 700", path, (unsigned)(st.st_mode & 0777));
+	return 0;
+}
+
 int gg_root_prepare(const char *root, char **cause)
 {
 	static const char *const subdirs[] = { GG_DIR_BLOBS, GG_DIR_RELEASES };
@@ -90,7 +116,14 @@ int gg_root_prepare(const char *root, char **cause)
 	size_t i;
 	int r;
 
-	if ((r = make_dir(root, 0700, cause)) != 0)
+	if ((r = make_dir(root, 0700, cause)) != 0 || (r = dir_trusted(root, cause)) != 0)
+		return r;
+	sub = gg_path_join(root, "bin");
+	if (sub == NULL)
+		return gg_fail(cause, GG_HELPER_SYSTEM, "out of memory");
+	r = access(sub, F_OK) == 0 ? dir_trusted(sub, cause) : 0;
+	free(sub);
+	if (r != 0)
 		return r;
 	if (stat(root, &st) == 0 && (st.st_mode & 077) != 0 && chmod(root, 0700) != 0)
 		return gg_fail_errno(cause, GG_HELPER_SYSTEM, errno, "cannot make '%s' root-only",

@@ -17,7 +17,9 @@
 
 /*
  * Create the state root (mode 0700, its parent must exist) and the store and
- * release directories under it, and tighten the root to 0700 if it was looser.
+ * release directories under it, and tighten the root to 0700 if others could read
+ * it.  A root (or its bin/) owned by another user or writable by group or others is
+ * refused (GG_HELPER_REFUSED): someone else could have swapped the helper.
  */
 int gg_root_prepare(const char *root, char **cause);
 

@@ -474,6 +474,19 @@ static char *unit_dir(void)
 }
 
 /*
+ * Whether s can stand in a unit file line as it is: a newline would start a line of
+ * its own choosing (an ExecStartPre=), a quote or backslash end or bend the quoting,
+ * and systemd expands % specifiers.
+ */
+static int unit_value_safe(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f || *s == '"' || *s == '\\' || *s == '%')
+			return 0;
+	return 1;
+}
+
+/*
  * The boot unit: a oneshot service, enabled the way `systemctl enable` does it (a
  * link in multi-user.target.wants), that starts `run` once after the reboot.
  */
@@ -488,6 +501,17 @@ static int install_boot_unit(struct runner *rn, char **cause)
 
 	if (dir == NULL)
 		return 0;
+	if (!unit_value_safe(rn->ctx->self)) {
+		r = gg_fail(cause, GG_HELPER_REFUSED, "cannot write the boot unit: the helper's "
+			    "path has a control character, quote, backslash or %%");
+		goto out;
+	}
+	for (i = 0; i < sizeof pass / sizeof pass[0]; i++)
+		if (getenv(pass[i]) != NULL && !unit_value_safe(getenv(pass[i]))) {
+			r = gg_fail(cause, GG_HELPER_REFUSED, "cannot write the boot unit: '%s' has a "
+				    "control character, quote, backslash or %%", pass[i]);
+			goto out;
+		}
 	gg_buf_addf(&unit, "# Written by gcloud-gpu-helper; removed when the plan ends.\n"
 			   "[Unit]\nDescription=gcloud-gpu: continue the plan after a reboot\n"
 			   "After=network-online.target\nWants=network-online.target\n\n"

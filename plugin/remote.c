@@ -95,13 +95,25 @@ static char *find_local_helper(char **cause)
 	return NULL;
 }
 
-/* env VAR=VALUE ... for every GCLOUD_GPU_REMOTE_X in our environment. */
+/*
+ * Whether the tests' hooks are on (GCLOUD_GPU_TEST_HOOKS=1): only then do the
+ * GCLOUD_GPU_REMOTE_* variables reach the VM, so that a variable a user left set by
+ * accident cannot relocate the helper or change how root runs it there.
+ */
+static int test_hooks(void)
+{
+	const char *v = getenv("GCLOUD_GPU_TEST_HOOKS");
+
+	return v != NULL && strcmp(v, "1") == 0;
+}
+
+/* env VAR=VALUE ... for every GCLOUD_GPU_REMOTE_X in our environment (test hooks). */
 static void add_remote_env(struct gg_buf *b)
 {
 	static const char prefix[] = "GCLOUD_GPU_REMOTE_";
 	char **e;
 
-	for (e = environ; *e != NULL; e++) {
+	for (e = environ; test_hooks() && *e != NULL; e++) {
 		const char *eq = strchr(*e, '=');
 		char *assign;
 
@@ -342,7 +354,7 @@ static int connect_wait(struct remote *r, double deadline, int lost, char **caus
 int remote_open(struct remote *r, struct target *t, struct ui *ui, double deadline,
 		char **cause)
 {
-	const char *root = getenv("GCLOUD_GPU_REMOTE_ROOT");
+	const char *root = test_hooks() ? getenv("GCLOUD_GPU_REMOTE_ROOT") : NULL;
 	uint64_t size;
 	int rc;
 

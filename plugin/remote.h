@@ -11,10 +11,11 @@
  * (each exec costs the remote shell's start-up: a ~/.bashrc can make that 0.3 s).
  * A non-root SSH user runs it through `sudo -n`.
  *
- * Tests relocate the helper on the VM: every variable GCLOUD_GPU_REMOTE_X in the
- * CLI's environment becomes GCLOUD_GPU_X on the helper's command line (so
- * GCLOUD_GPU_REMOTE_ROOT sets the state root, and with it where the helper binary
- * goes).
+ * Tests relocate the helper on the VM: with GCLOUD_GPU_TEST_HOOKS=1, every variable
+ * GCLOUD_GPU_REMOTE_X in the CLI's environment becomes GCLOUD_GPU_X on the helper's
+ * command line (so GCLOUD_GPU_REMOTE_ROOT sets the state root, and with it where the
+ * helper binary goes).  Without it they are ignored: a user cannot set them by
+ * accident.
  *
  * remote_follow runs an event-streaming helper command (apply, follow, resume, ensure)
  * and renders it, reconnecting with backoff when the link drops and following on

@@ -280,4 +280,22 @@ test_expect_success 'have promotes a complete partial and makes the rename durab
 	test_grep "O_DIRECTORY" "$TEST_DIR/after" && test_grep "fsync" "$TEST_DIR/after"
 '
 
+test_expect_success 'a state root others can write, or another user owns, is refused with one line' '
+	mkdir -p "$TEST_DIR/loose" && chmod 777 "$TEST_DIR/loose" &&
+	test_expect_code 3 env GCLOUD_GPU_ROOT="$TEST_DIR/loose" "$GG_HELPER" have \
+		<"$TEST_DIR/race.json" >/dev/null 2>"$TEST_DIR/err" &&
+	one_error_line "$TEST_DIR/err" && test_grep "writable by other users" "$TEST_DIR/err" &&
+	[ ! -e "$TEST_DIR/loose/blobs" ] &&
+	chmod 700 "$TEST_DIR/loose" && mkdir -m 777 "$TEST_DIR/loose/bin" &&
+	test_expect_code 3 env GCLOUD_GPU_ROOT="$TEST_DIR/loose" "$GG_HELPER" have \
+		<"$TEST_DIR/race.json" >/dev/null 2>"$TEST_DIR/err" &&
+	test_grep "loose/bin. is writable" "$TEST_DIR/err" &&
+	if [ "$(id -u)" = 0 ]; then
+		mkdir -p "$TEST_DIR/theirs" && chown 65534 "$TEST_DIR/theirs" && chmod 700 "$TEST_DIR/theirs" &&
+		test_expect_code 3 env GCLOUD_GPU_ROOT="$TEST_DIR/theirs" "$GG_HELPER" have \
+			<"$TEST_DIR/race.json" >/dev/null 2>"$TEST_DIR/err" &&
+		test_grep "belongs to user 65534" "$TEST_DIR/err"
+	fi
+'
+
 test_done

@@ -232,4 +232,17 @@ else
 	say "skipped the full-disk case: needs root to mount a small tmpfs"
 fi
 
+fresh
+test_expect_success 'a unit value with a newline (a second line of its own) is refused; the plan fails' '
+	export GCLOUD_GPU_REBOOT_COMMAND="echo rebooted >>$TEST_DIR/reboots
+ExecStartPre=/bin/touch $TEST_DIR/injected" &&
+	test_expect_code 1 "$GG_HELPER" apply "$sha" >"$TEST_DIR/ev" 2>"$TEST_DIR/err";
+	rc=$?; helper_env; export GCLOUD_GPU_UNIT_DIR=$UNITS; [ "$rc" = 0 ] &&
+	! grep -rq "ExecStartPre" "$UNITS" &&
+	[ ! -e "$UNITS/$UNIT" ] &&
+	tail -n 1 "$TEST_DIR/ev" | jq -r .msg >"$TEST_DIR/msg" &&
+	test_grep "GCLOUD_GPU_REBOOT_COMMAND. has a control character" "$TEST_DIR/msg" &&
+	state_is ".state == \"failed\""
+'
+
 test_done

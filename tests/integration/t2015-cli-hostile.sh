@@ -129,4 +129,25 @@ test_expect_success 'a seq beyond 10^12 is refused and never saved' '
 	! grep -rq 9223372036854775807 "$XDG_STATE_HOME"
 '
 
+# A key whose authorized_keys line logs the command the CLI sends and runs nothing.
+logging_key() {
+	ssh-keygen -q -t ed25519 -N "" -f "$TEST_DIR/logkey" &&
+	printf '#!/bin/sh\nprintf "%%s" "$SSH_ORIGINAL_COMMAND" >%s/cmdline\nexit 1\n' "$TEST_DIR" \
+		>"$TEST_DIR/logcmd.sh" && chmod +x "$TEST_DIR/logcmd.sh" &&
+	echo "command=\"$TEST_DIR/logcmd.sh\" $(cat "$TEST_DIR/logkey.pub")" >>"$SSHD_DIR/authorized_keys"
+}
+
+test_expect_success 'GCLOUD_GPU_REMOTE_* reach the VM only with GCLOUD_GPU_TEST_HOOKS=1' '
+	logging_key &&
+	LOGGED=(--ssh "$SSHD_USER@127.0.0.1:$SSHD_PORT" -i "$TEST_DIR/logkey"
+		--known-hosts "$SSHD_KNOWN_HOSTS" --connect-timeout 5) &&
+	{ GCLOUD_GPU_REMOTE_EVIL=x env -u GCLOUD_GPU_TEST_HOOKS "$GG_CLI" status "${LOGGED[@]}" >out 2>err; true; } &&
+	cat "$TEST_DIR/cmdline" && echo &&
+	! grep -q "EVIL\|$GCLOUD_GPU_REMOTE_ROOT" "$TEST_DIR/cmdline" &&
+	grep -q "/var/lib/gcloud-gpu/bin" "$TEST_DIR/cmdline" &&
+	{ GCLOUD_GPU_REMOTE_EVIL=x "$GG_CLI" status "${LOGGED[@]}" >out 2>err; true; } &&
+	grep -q "GCLOUD_GPU_EVIL=x" "$TEST_DIR/cmdline" &&
+	grep -q "$GCLOUD_GPU_REMOTE_ROOT/bin" "$TEST_DIR/cmdline"
+'
+
 test_done
