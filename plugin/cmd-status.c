@@ -114,8 +114,11 @@ int cmd_status(int argc, char **argv, char **cause)
 	/* Missing machine facts do not hide the plan's state: say why instead. */
 	if ((rc = remote_helper(&r, "probe", NULL, 0, REMOTE_ANSWER_MAX, &probe_out, &why)) == GG_EXIT_REMOTE)
 		probe = json_pack("{s:s}", "error", why);
-	else if (rc != 0)
+	else if (rc != 0) {
+		/* The link broke or ^C: that is the command's failure, said as such. */
+		gg_fail(cause, rc, "%s", why != NULL ? why : "cannot read the machine facts");
 		goto out;
+	}
 	else
 		probe = json_loadb(probe_out.data, probe_out.len, 0, NULL);
 	if (!json_is_object(status) || !json_is_object(probe)) {
