@@ -39,7 +39,7 @@ static json_t *jupyter_answers(struct remote *r)
 	json_t *v;
 
 	remote_run(r, "curl -s -m 3 -o /dev/null -w '%{http_code}' http://127.0.0.1:8888/api "
-		   "2>/dev/null", 16, &out, NULL, &status, NULL);
+		   "2>/dev/null", NULL, 0, 16, &out, NULL, &status, NULL);
 	v = json_boolean(status == 0 && strncmp(out.data, "200", 3) == 0);
 	gg_buf_release(&out);
 	return v;

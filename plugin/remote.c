@@ -259,7 +259,7 @@ static int upload_helper(struct remote *r, char **cause)
 	ui_note(r->ui, "uploading the helper (%zu bytes) to %s", binary.len, r->target->name);
 	for (tries = 1;; tries++) {
 		gg_buf_reset(&err);
-		rc = ssh_conn_run(r->conn, cmd, binary.data, binary.len, NULL, &err, &status, cause);
+		rc = remote_run(r, cmd, binary.data, binary.len, 4096, NULL, &err, &status, cause);
 		if (rc != GG_EXIT_SSH || tries == UPLOAD_TRIES)
 			break;
 		/* The temporary file of the cut upload fails its check and is removed. */
@@ -500,14 +500,18 @@ int remote_read(struct remote *r, struct ssh_exec *x, struct gg_buf *out, size_t
 	return rc;
 }
 
-int remote_run(struct remote *r, const char *command, size_t max, struct gg_buf *out,
-	       struct gg_buf *err, int *status, char **cause)
+int remote_run(struct remote *r, const char *command, const void *in, size_t in_len,
+	       size_t max, struct gg_buf *out, struct gg_buf *err, int *status, char **cause)
 {
+	struct gg_buf sink = GG_BUF_INIT;
 	struct ssh_exec *x = NULL;
 	int rc;
 
 	*status = -1;
+	if (out == NULL)
+		out = &sink;
 	if ((rc = ssh_exec_start(r->conn, command, &x, cause)) != 0 ||
+	    (in_len > 0 && (rc = ssh_exec_write(x, in, in_len, cause)) != 0) ||
 	    (rc = ssh_exec_close_stdin(x, cause)) != 0 ||
 	    (rc = remote_read(r, x, out, max, 0, "a command's output", cause)) != 0)
 		goto out;
@@ -515,6 +519,7 @@ int remote_run(struct remote *r, const char *command, size_t max, struct gg_buf 
 	x = NULL;
 out:
 	ssh_exec_abort(x);
+	gg_buf_release(&sink);
 	return rc;
 }
 
@@ -802,7 +807,8 @@ char *remote_read_token(struct remote *r, const char **why)
 	/* A token file of any size is read no further than a token and its line end. */
 	gg_buf_addf(&cmd, "%shead -c %d ", r->prefix, REMOTE_TOKEN_MAX);
 	ssh_shell_quote(&cmd, path);
-	if (remote_run(r, cmd.data, REMOTE_TOKEN_MAX, &out, &err, &status, NULL) == 0 && status == 0) {
+	if (remote_run(r, cmd.data, NULL, 0, REMOTE_TOKEN_MAX, &out, &err, &status, NULL) == 0 &&
+	    status == 0) {
 		while (out.len > 0 && (out.data[out.len - 1] == '\n' || out.data[out.len - 1] == '\r'))
 			out.data[--out.len] = '\0';
 		if (token_valid(out.data, out.len))

@@ -102,12 +102,12 @@ int remote_read(struct remote *r, struct ssh_exec *x, struct gg_buf *out, size_t
 		int until_line, const char *what, char **cause);
 
 /*
- * Run a shell command (not the helper) with stdout into out, at most max bytes, and
- * its stderr into err (either may be NULL; stderr is capped by ssh.c).  0 with
- * *status set, or as remote_read.
+ * Run a shell command (not the helper) with stdin in (may be NULL), stdout into out,
+ * at most max bytes, and its stderr into err (either may be NULL; stderr is capped by
+ * ssh.c).  0 with *status set, or as remote_read.
  */
-int remote_run(struct remote *r, const char *command, size_t max, struct gg_buf *out,
-	       struct gg_buf *err, int *status, char **cause);
+int remote_run(struct remote *r, const char *command, const void *in, size_t in_len,
+	       size_t max, struct gg_buf *out, struct gg_buf *err, int *status, char **cause);
 
 /* The most bytes the CLI reads of `status` and `probe` answers, and of the token file. */
 #define REMOTE_ANSWER_MAX (1024 * 1024)

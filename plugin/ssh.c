@@ -41,6 +41,10 @@
 /* Send an SSH ignore message after this many idle seconds. */
 #define KEEPALIVE_SECONDS 15
 
+/* What ssh_exec_finish reads past a command's answer at most, and waits for its end. */
+#define FINISH_DRAIN_MAX (1024 * 1024)
+#define FINISH_WAIT_MS 30000
+
 /* Large reads and writes: fewer round trips through libssh's packet layer. */
 #define IO_CHUNK (256 * 1024)
 
@@ -549,17 +553,38 @@ long ssh_exec_read(struct ssh_exec *x, void *buf, size_t size, int timeout_ms, c
 int ssh_exec_finish(struct ssh_exec *x, int *status, struct gg_buf *err, char **cause)
 {
 	char buf[IO_CHUNK > 65536 ? 65536 : IO_CHUNK];
-	int r = 0, n;
+	size_t drained = 0;
+	int r = 0, n, waited_ms = 0;
 
 	*status = -1;
-	/* Read stdout to its end so the exit status can arrive behind it. */
-	while ((n = ssh_channel_read(x->channel, buf, sizeof buf, 0)) > 0)
+	/*
+	 * Read stdout to its end so the exit status can arrive behind it; but no further
+	 * than FINISH_DRAIN_MAX bytes and FINISH_WAIT_MS of silence: a command (a VM) that
+	 * goes on writing or never ends would hold the caller for ever.
+	 */
+	for (;;) {
+		n = ssh_channel_read_timeout(x->channel, buf, sizeof buf, 0, 500);
 		drain_stderr(x);
-	drain_stderr(x);
+		if (n > 0) {
+			drained += (size_t)n;
+			waited_ms = 0;
+		} else if (n == 0 && !ssh_channel_is_eof(x->channel) &&
+			   !ssh_channel_is_closed(x->channel) && ssh_is_connected(x->conn->session)) {
+			waited_ms += 500;
+		} else {
+			break;
+		}
+		if (drained > FINISH_DRAIN_MAX || waited_ms >= FINISH_WAIT_MS) {
+			r = gg_fail(cause, GG_EXIT_REMOTE, "the command on '%s' did not end after "
+				    "its answer", x->conn->name);
+			goto out;
+		}
+	}
 	if (n == SSH_ERROR || !ssh_is_connected(x->conn->session))
 		r = link_error(x->conn, cause);
 	else
 		*status = ssh_channel_get_exit_status(x->channel);
+out:
 	if (err != NULL)
 		gg_buf_add(err, x->err.data, x->err.len);
 	ssh_exec_abort(x);

@@ -103,7 +103,9 @@ long ssh_exec_read(struct ssh_exec *x, void *buf, size_t size, int timeout_ms, c
 /*
  * Wait for the command to end and free the channel.  *status is its exit status (-1
  * when the server sent none, as when the link broke); err (when not NULL) gets what it
- * wrote to stderr.  0, or GG_EXIT_SSH when the link broke.  x is freed either way.
+ * wrote to stderr.  0, GG_EXIT_SSH when the link broke, or GG_EXIT_REMOTE when the
+ * command wrote over 1 MiB more or stayed silent 30 s without ending (what a VM
+ * sends is bounded in size and time).  x is freed either way.
  */
 int ssh_exec_finish(struct ssh_exec *x, int *status, struct gg_buf *err, char **cause);
 
