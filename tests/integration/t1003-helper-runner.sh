@@ -29,17 +29,6 @@ gone() {
 	! kill -0 "$1" 2>/dev/null || grep -q "^[0-9]* (.*) Z" "/proc/$1/stat"
 }
 
-# Wait (up to 20 s) until a command succeeds: a condition, never a fixed pause.
-wait_until() {
-	local _
-	for _ in $(seq 400); do
-		"$@" && return 0
-		sleep 0.05
-	done
-	echo "timed out waiting for: $*"
-	return 1
-}
-
 # One of the applies said it follows the plan the other started.
 attached() {
 	cat "$@" 2>/dev/null | grep -q "already running"

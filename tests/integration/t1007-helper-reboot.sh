@@ -61,17 +61,6 @@ fresh() {
 	sha=$(helper_push "$RECIPE")
 }
 
-# Wait (up to 10 s) for command "$@" to succeed.
-wait_until() {
-	local _
-	for _ in $(seq 200); do
-		"$@" && return 0
-		sleep 0.05
-	done
-	echo "timed out waiting for: $*"
-	return 1
-}
-
 blocked_on_fifo() {
 	[ -s "$TEST_DIR/runner.pid" ] && [ "$(cat "/proc/$(cat "$TEST_DIR/runner.pid")/wchan" 2>/dev/null)" = wait_for_partner ]
 }

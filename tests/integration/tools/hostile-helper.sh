@@ -15,7 +15,6 @@
 set -u
 mode=$(cat "$GCLOUD_GPU_ROOT/../hostile.mode" 2>/dev/null || echo escapes)
 cmd=${1:-}
-esc=$(printf '\033')
 cr=$(printf '\r')
 now=2026-01-01T00:00:00Z
 
