@@ -110,6 +110,17 @@ interrupted_by() {
 	test_track_pid "$pid"
 	wait_for_line "$GCLOUD_GPU_REMOTE_ROOT/../hostile.reading" . || return 1
 	kill -"$1" "$pid"
+	# Bounded: a CLI that ignores the signal fails here rather than hang the test.
+	for _ in $(seq 300); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		echo "still reading 30 s after SIG$1"
+		kill -KILL "$pid"
+		wait "$pid"
+		return 1
+	fi
 	wait "$pid"
 	rc=$?
 	echo "$1: exit $rc"
