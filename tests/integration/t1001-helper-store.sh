@@ -273,7 +273,7 @@ test_expect_success 'have promotes a complete partial and makes the rename durab
 	blob=$(sha256sum <"$TEST_DIR/promote/file" | cut -d" " -f1) &&
 	"$GG_HELPER" have <"$TEST_DIR/promote.json" >/dev/null &&
 	cp "$TEST_DIR/promote/file" "$GCLOUD_GPU_ROOT/blobs/$blob.partial" &&
-	strace -f -e trace=rename,renameat,renameat2,openat,fsync -o "$TEST_DIR/strace" \
+	strace_to "$TEST_DIR/strace" rename,renameat,renameat2,openat,fsync \
 		"$GG_HELPER" have <"$TEST_DIR/promote.json" >"$TEST_DIR/promote.have" &&
 	jq -e ".missing == []" "$TEST_DIR/promote.have" &&
 	sed -n "/rename.*$blob.partial/,\$p" "$TEST_DIR/strace" >"$TEST_DIR/after" &&

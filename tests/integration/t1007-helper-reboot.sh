@@ -187,7 +187,7 @@ test_expect_success 'the plan ends after the boot: the unit is gone, durably (di
 	test_expect_code 6 "$GG_HELPER" apply "$sha" >/dev/null 2>&1 &&
 	[ -e "$UNITS/$UNIT" ] &&
 	echo boot-2 >"$GCLOUD_GPU_BOOT_ID_FILE" &&
-	strace -f -e trace=unlink,unlinkat,openat,fsync -o "$TEST_DIR/strace" "$GG_HELPER" run &&
+	strace_to "$TEST_DIR/strace" unlink,unlinkat,openat,fsync "$GG_HELPER" run &&
 	[ ! -e "$UNITS/$UNIT" ] &&
 	n=$(grep -nF "\"$UNITS/$UNIT\"" "$TEST_DIR/strace" | grep unlink | tail -n 1 | cut -d: -f1) &&
 	tail -n +"${n:?no unlink of the unit}" "$TEST_DIR/strace" >"$TEST_DIR/after" &&
