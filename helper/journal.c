@@ -201,7 +201,9 @@ int gg_journal_emit(struct gg_journal *j, enum gg_event_type type, json_t *field
 		goto out;
 	}
 	if (line.len > GG_EVENT_MAX_LINE) {
-		gg_fail(cause, r, "event of %zu bytes is too long", line.len);
+		/* Not a passing trouble: the same event will never fit (the runner fails the plan). */
+		r = gg_fail(cause, GG_HELPER_REFUSED, "a '%s' event of %zu bytes is too long",
+			    gg_event_type_name(type), line.len);
 		goto out;
 	}
 	if (gg_write_all(j->fd, line.data, line.len) != 0 || fdatasync(j->fd) != 0) {

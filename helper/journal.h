@@ -49,7 +49,9 @@ void gg_journal_close(struct gg_journal *j);
 /*
  * Append one event of type with the next seq; fields (may be NULL) are merged into
  * it and released.  On failure the log is cut back to its previous size.  The seq
- * given is stored in *seq when seq is not NULL.
+ * given is stored in *seq when seq is not NULL.  An event over GG_EVENT_MAX_LINE is
+ * GG_HELPER_REFUSED (it will never fit; nothing is written), an I/O error
+ * GG_HELPER_SYSTEM (it may pass: a full disk is freed).
  */
 int gg_journal_emit(struct gg_journal *j, enum gg_event_type type, json_t *fields,
 		    long long *seq, char **cause);

@@ -79,6 +79,19 @@ static char *unit_dir(void)
 	return strdup("/etc/systemd/system");
 }
 
+/*
+ * Whether s can stand in a unit file line as it is: a newline would start a line of
+ * its own choosing (an ExecStartPre=), a quote or backslash end or bend the quoting,
+ * and systemd expands % specifiers.
+ */
+static int unit_value_safe(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f || *s == '"' || *s == '\\' || *s == '%')
+			return 0;
+	return 1;
+}
+
 int gg_boot_unit_install(const char *self, char **cause)
 {
 	static const char *const pass[] = { GG_ENV_ROOT, GG_ENV_BOOT_ID_FILE, GG_ENV_REBOOT_COMMAND,
@@ -90,6 +103,17 @@ int gg_boot_unit_install(const char *self, char **cause)
 
 	if (dir == NULL)
 		return 0;
+	if (!unit_value_safe(self)) {
+		r = gg_fail(cause, GG_HELPER_REFUSED, "cannot write the boot unit: the helper's "
+			    "path has a control character, quote, backslash or %%");
+		goto out;
+	}
+	for (i = 0; i < sizeof pass / sizeof pass[0]; i++)
+		if (getenv(pass[i]) != NULL && !unit_value_safe(getenv(pass[i]))) {
+			r = gg_fail(cause, GG_HELPER_REFUSED, "cannot write the boot unit: '%s' has a "
+				    "control character, quote, backslash or %%", pass[i]);
+			goto out;
+		}
 	gg_buf_addf(&unit, "# Written by gcloud-gpu-helper; removed when the plan ends.\n"
 			   "[Unit]\nDescription=gcloud-gpu: continue the plan after a reboot\n"
 			   "After=network-online.target\nWants=network-online.target\n\n"
@@ -135,12 +159,19 @@ void gg_boot_unit_remove(void)
 
 	if (dir == NULL)
 		return;
-	if (asprintf(&path, "%s/multi-user.target.wants/%s", dir, GG_UNIT_NAME) >= 0) {
-		unlink(path);
+	/* Durably: a power cut right after the plan ended must not bring back a unit that
+	 * resumes it (each directory is fsync'd after its unlink). */
+	if (asprintf(&path, "%s/multi-user.target.wants", dir) >= 0) {
+		char *link = NULL;
+
+		if (asprintf(&link, "%s/%s", path, GG_UNIT_NAME) >= 0 && unlink(link) == 0)
+			gg_fsync_dir(path, NULL);
+		free(link);
 		free(path);
 	}
 	if (asprintf(&path, "%s/%s", dir, GG_UNIT_NAME) >= 0) {
-		unlink(path);
+		if (unlink(path) == 0)
+			gg_fsync_dir(dir, NULL);
 		free(path);
 	}
 	free(dir);

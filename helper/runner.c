@@ -428,6 +428,21 @@ static int run_plan(struct runner *rn, char **cause)
 	return finish(rn, NULL, cause);
 }
 
+/*
+ * The plan cannot go on for a reason no retry removes (an event that cannot be
+ * written, a step that is not a file): fail it in state.json, with a `failed` event
+ * saying why when one can be written.  Left `running`, every `resume` would start the
+ * runner again and run the step's apply again, for ever.
+ */
+static void fail_plan(struct runner *rn, const char *why)
+{
+	char *ignored = NULL;
+
+	gg_boot_unit_remove();
+	end_plan(rn, NULL, why != NULL ? why : "the plan cannot go on", &ignored);
+	free(ignored);
+}
+
 int gg_runner_run(struct helper_context *ctx, int lock_fd, char **cause)
 {
 	struct runner rn;
@@ -462,6 +477,8 @@ int gg_runner_run(struct helper_context *ctx, int lock_fd, char **cause)
 	if (rn.state == NULL || !gg_plan_unfinished(rn.state))
 		goto out; /* nothing to do: another runner finished it */
 	r = run_plan(&rn, cause);
+	if (r == GG_HELPER_REFUSED)
+		fail_plan(&rn, *cause);
 out:
 	for (i = 0; i < GG_RUNNER_PARALLEL; i++)
 		gg_step_release(&rn.slots[i].proc);

@@ -27,6 +27,15 @@
 #endif
 
 #define STEP_SUFFIX ".sh"
+/*
+ * The step-failed event's tail is bounded by bytes, not only lines: 20 lines of 8 KiB
+ * (a progress bar drawn with \r makes such lines) would not fit in an event, and a
+ * runner that cannot write its event stops without failing the plan.  Each line is
+ * cut to its last TAIL_LINE_MAX bytes (at most six times that escaped), and older
+ * lines are dropped while the encoded tail would pass TAIL_MAX_BYTES.
+ */
+#define TAIL_LINE_MAX 1024
+#define TAIL_MAX_BYTES (16 * 1024)
 
 extern char **environ;
 
@@ -85,20 +94,20 @@ static void close_fd(int *fd)
 	*fd = -1;
 }
 
-/* A JSON string of bytes a step wrote: invalid UTF-8 becomes '?' so it can travel. */
+/*
+ * A JSON string of bytes a step wrote: NUL and invalid UTF-8 become '?' first
+ * (gg_text_repair), so that it can travel and every reader takes it back.
+ */
 static json_t *output_string(const char *text, size_t len)
 {
-	json_t *s = json_stringn(text, len);
-	char *copy;
-	size_t i;
+	char *copy = malloc(len + 1);
+	json_t *s;
 
-	if (s != NULL)
-		return s;
-	copy = malloc(len + 1);
 	if (copy == NULL)
 		return NULL;
-	for (i = 0; i < len; i++)
-		copy[i] = (unsigned char)text[i] < 0x80 ? text[i] : '?';
+	memcpy(copy, text, len);
+	copy[len] = '\0';
+	gg_text_repair(copy, len);
 	s = json_stringn(copy, len);
 	free(copy);
 	return s;
@@ -226,7 +235,8 @@ static void exec_step(const char *root, const char *release, const char *name, c
 		      const char *action, int out, int prog)
 {
 	char *argv[3];
-	int null = open("/dev/null", O_RDONLY);
+	/* Close-on-exec: dup2 makes fd 0 of it, and the original must not reach the step. */
+	int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
 	/* Die with the runner: a step must not live on behind a killed runner. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -379,14 +389,29 @@ int gg_step_pump(struct gg_step *s, struct gg_journal *j, int *ended, char **cau
 
 json_t *gg_step_tail(const struct gg_step *s)
 {
-	json_t *tail = json_array();
-	size_t i;
+	json_t *tail = json_array(), *str;
+	size_t i, total = 0, len, size;
+	const char *line;
+	char *text;
 
+	/* Newest first, each inserted at the front, until the bytes run out. */
 	for (i = 0; tail != NULL && i < s->tail_count; i++) {
-		const char *line =
-			s->tail[(s->tail_next + GG_STEP_TAIL_LINES - s->tail_count + i) % GG_STEP_TAIL_LINES];
-
-		json_array_append_new(tail, json_string(line != NULL ? line : ""));
+		line = s->tail[(s->tail_next + GG_STEP_TAIL_LINES - 1 - i) % GG_STEP_TAIL_LINES];
+		if (line == NULL)
+			line = "";
+		len = strlen(line);
+		/* The end of a long line is what it last said (a progress bar's last state). */
+		str = output_string(len > TAIL_LINE_MAX ? line + len - TAIL_LINE_MAX : line,
+				    len > TAIL_LINE_MAX ? TAIL_LINE_MAX : len);
+		text = str != NULL ? json_dumps(str, JSON_ENCODE_ANY) : NULL;
+		size = text != NULL ? strlen(text) + 1 : 0;
+		free(text);
+		if (size == 0 || total + size > TAIL_MAX_BYTES ||
+		    json_array_insert_new(tail, 0, str) != 0) {
+			json_decref(str);
+			break;
+		}
+		total += size;
 	}
 	return tail;
 }

@@ -81,9 +81,12 @@ static int promote_complete_partial(const char *root, const char *sha256, const 
 
 	if (gg_sha256_file(partial, hex, NULL, NULL) == 0 && strcmp(hex, sha256) == 0) {
 		blob = gg_store_blob_path(root, sha256);
+		/* Stored once the rename is durable: the seal beside it is written, then the
+		 * directory is fsync'd, as recv does. */
 		if (blob != NULL && rename(partial, blob) == 0) {
-			stored = 1;
 			gg_store_seal(root, sha256);
+			*strrchr(blob, '/') = '\0';
+			stored = gg_fsync_dir(blob, NULL) == 0;
 		}
 		free(blob);
 	}
@@ -288,7 +291,7 @@ int gg_store_have(const char *root, const char *text, size_t len, json_t **resul
 	}
 	if (lstat(path, &st) == 0)
 		gg_store_touch(root, sha);
-	else if (gg_write_file_atomic(path, text, len, 0600, cause) != 0)
+	else if (gg_write_file_shared(path, text, len, 0600, cause) != 0)
 		goto out;
 	out = json_object();
 	missing = json_array();

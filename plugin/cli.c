@@ -45,7 +45,8 @@ void cli_usage(FILE *f)
 		   "  0 ok   1 local error   2 usage   3 Google auth/API error\n"
 		   "  4 SSH connection or authentication failed   5 host key unknown or changed\n"
 		   "  6 a step failed on the VM   7 interrupted: the VM goes on, run 'reattach'\n"
-		   "  8 the helper on the VM refused or failed\n");
+		   "  8 the helper on the VM refused or failed\n"
+		   "  9 another plan runs on the VM: nothing applied, 'reattach' then push again\n");
 }
 
 /* Exact name, else a unique prefix (lookup.h); an ambiguous prefix lists the candidates. */
@@ -64,6 +65,26 @@ static const struct cli_command *find_command(const char *name, char **cause)
 		gg_fail(cause, GG_EXIT_USAGE, "unknown command '%s' (see gcloud-gpu --help)", name);
 	free(candidates);
 	return NULL;
+}
+
+/*
+ * Every command keeps files under HOME (the hash cache, each target's bookmark, the
+ * SSH key, gcloud's configuration and the token cache): without it they would land in
+ * /tmp or the current directory, where other users may read or plant them.  Only a
+ * command's --help goes without.
+ */
+static int home_required(int argc, char **argv, char **cause)
+{
+	const char *home = getenv("HOME");
+	int i;
+
+	for (i = 2; i < argc; i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return 0;
+	if (home == NULL || home[0] != '/')
+		return gg_fail(cause, GG_EXIT_ERROR, "HOME is not set to an absolute path: gcloud-gpu "
+			       "keeps its cache, state and SSH key under it; set HOME and run again");
+	return 0;
 }
 
 int cli_main(int argc, char **argv)
@@ -85,11 +106,10 @@ int cli_main(int argc, char **argv)
 		return GG_EXIT_OK;
 	}
 	cmd = find_command(argv[1], &cause);
-	if (cmd == NULL) {
+	if (cmd == NULL)
 		r = GG_EXIT_USAGE;
-	} else {
+	else if ((r = home_required(argc, argv, &cause)) == 0)
 		r = cmd->run(argc - 1, argv + 1, &cause);
-	}
 	if (r != GG_EXIT_OK && cause != NULL)
 		fprintf(stderr, "gcloud-gpu: %s\n", cause);
 	free(cause);

@@ -22,6 +22,7 @@ enum gg_exit {
 	GG_EXIT_STEP = 6,        /* a step of the plan failed on the VM */
 	GG_EXIT_INTERRUPTED = 7, /* link lost or ^C; work goes on, `reattach` resumes */
 	GG_EXIT_REMOTE = 8,      /* the helper on the VM refused or failed */
+	GG_EXIT_BUSY = 9,        /* push: another plan runs on the VM (named); nothing applied */
 };
 
 struct cli_command {

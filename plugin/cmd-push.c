@@ -151,16 +151,13 @@ static int stored_all(json_t *stored, const struct pack_blob *blobs, size_t coun
 	return 1;
 }
 
-/* Read the exec's stdout into out until it holds a whole line; -2 when the link broke. */
-static long read_line(struct ssh_exec *x, struct gg_buf *out, char **cause)
+/*
+ * The most bytes `have` or `recv` may answer for a manifest of count files: a line
+ * per missing or stored blob (a sha256, a size and an offset) and the manifest's sha.
+ */
+static size_t answer_max(size_t count)
 {
-	char buf[4096];
-	long n = 0;
-
-	while (memchr(out->data, '\n', out->len) == NULL &&
-	       (n = ssh_exec_read(x, buf, sizeof buf, 1000, cause)) >= 0)
-		gg_buf_add(out, buf, (size_t)n);
-	return memchr(out->data, '\n', out->len) != NULL ? 0 : n;
+	return 4096 + count * 256;
 }
 
 /* What one round of the upload found and did. */
@@ -185,11 +182,10 @@ static int upload_round(struct remote *r, const char *dir, const struct gg_manif
 {
 	struct upload u = { r, NULL };
 	struct gg_buf out = GG_BUF_INIT, err = GG_BUF_INIT;
-	char buf[4096], *args = NULL, *nl;
+	char *args = NULL, *nl;
 	json_t *root = NULL;
 	uint64_t kept = 0, total = 0;
 	size_t i, first;
-	long n;
 	int rc, status;
 
 	free(rd->blobs);
@@ -198,9 +194,12 @@ static int upload_round(struct remote *r, const char *dir, const struct gg_manif
 	if ((rc = remote_start(r, args, &u.x, &out, cause)) != 0 ||
 	    (rc = ssh_exec_write(u.x, manifest->data, manifest->len, cause)) != 0)
 		goto out;
-	if ((n = read_line(u.x, &out, cause)) < 0)
-		goto ended;
+	if ((rc = remote_read(r, u.x, &out, answer_max(m->count), 1, "the answer to 'have'",
+			      cause)) != 0)
+		goto out;
 	nl = memchr(out.data, '\n', out.len);
+	if (nl == NULL)
+		goto finish; /* the helper refused the manifest: its exit status says why */
 	first = (size_t)(nl - out.data) + 1;
 	if ((rc = parse_have(r, out.data, first, &rd->blobs, &rd->count, sha, cause)) != 0)
 		goto out;
@@ -217,13 +216,10 @@ static int upload_round(struct remote *r, const char *dir, const struct gg_manif
 		goto out;
 	if ((rc = ssh_exec_close_stdin(u.x, cause)) != 0)
 		goto out;
-	while ((n = ssh_exec_read(u.x, buf, sizeof buf, 1000, cause)) >= 0)
-		gg_buf_add(&out, buf, (size_t)n);
-ended:
-	if (n == -2) {
-		rc = GG_EXIT_SSH;
+	if ((rc = remote_read(r, u.x, &out, answer_max(m->count) * 2, 0, "the answer to 'recv'",
+			      cause)) != 0)
 		goto out;
-	}
+finish:
 	rc = ssh_exec_finish(u.x, &status, &err, cause);
 	u.x = NULL;
 	if (rc != 0)

@@ -38,11 +38,26 @@ static json_t *jupyter_answers(struct remote *r)
 	int status = -1;
 	json_t *v;
 
-	ssh_conn_run(r->conn, "curl -s -m 3 -o /dev/null -w '%{http_code}' "
-		     "http://127.0.0.1:8888/api 2>/dev/null", NULL, 0, &out, NULL, &status, NULL);
+	remote_run(r, "curl -s -m 3 -o /dev/null -w '%{http_code}' http://127.0.0.1:8888/api "
+		   "2>/dev/null", NULL, 0, 16, &out, NULL, &status, NULL);
 	v = json_boolean(status == 0 && strncmp(out.data, "200", 3) == 0);
 	gg_buf_release(&out);
 	return v;
+}
+
+/*
+ * One line "LABEL VALUE" of what the VM said: both made printable first (error.h),
+ * as the VM chose them and a terminal must not take them for escape sequences.
+ */
+static void print_pair(const char *indent, int width, const char *label, const char *value)
+{
+	char *l = xstrdup(label != NULL ? label : "?"), *v = xstrdup(value != NULL ? value : "?");
+
+	gg_printable(l, 0);
+	gg_printable(v, 0);
+	printf("%s%-*s %s\n", indent, width, l, v);
+	free(l);
+	free(v);
 }
 
 static void print_facts(json_t *obj, const char *indent)
@@ -54,7 +69,7 @@ static void print_facts(json_t *obj, const char *indent)
 		char *text = json_is_string(v) ? xstrdup(json_string_value(v))
 					       : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
 
-		printf("%s%-14s %s\n", indent, key, text != NULL ? text : "?");
+		print_pair(indent, 14, key, text);
 		free(text);
 	}
 }
@@ -69,7 +84,7 @@ int cmd_status(int argc, char **argv, char **cause)
 	struct ui *ui = NULL;
 	json_t *status = NULL, *probe = NULL, *jupyter = NULL, *steps, *step, *all = NULL;
 	const char *arg;
-	char *text, *why = NULL;
+	char *why = NULL;
 	enum opt_result res;
 	size_t i;
 	int id, json = 0, rc;
@@ -90,15 +105,20 @@ int cmd_status(int argc, char **argv, char **cause)
 	if ((rc = target_resolve(&ta, &t, cause)) != 0)
 		return rc;
 	ui = ui_new(json ? UI_JSON : UI_PLAIN);
+	/* A VM that answers slowly or without end is left with ^C. */
+	remote_catch_interrupt();
 	if ((rc = remote_open(&r, &t, ui, 0, cause)) != 0 ||
-	    (rc = remote_helper(&r, "status", NULL, 0, &status_out, cause)) != 0)
+	    (rc = remote_helper(&r, "status", NULL, 0, REMOTE_ANSWER_MAX, &status_out, cause)) != 0)
 		goto out;
 	status = json_loadb(status_out.data, status_out.len, 0, NULL);
 	/* Missing machine facts do not hide the plan's state: say why instead. */
-	if ((rc = remote_helper(&r, "probe", NULL, 0, &probe_out, &why)) == GG_EXIT_REMOTE)
+	if ((rc = remote_helper(&r, "probe", NULL, 0, REMOTE_ANSWER_MAX, &probe_out, &why)) == GG_EXIT_REMOTE)
 		probe = json_pack("{s:s}", "error", why);
-	else if (rc != 0)
+	else if (rc != 0) {
+		/* The link broke or ^C: that is the command's failure, said as such. */
+		gg_fail(cause, rc, "%s", why != NULL ? why : "cannot read the machine facts");
 		goto out;
+	}
 	else
 		probe = json_loadb(probe_out.data, probe_out.len, 0, NULL);
 	if (!json_is_object(status) || !json_is_object(probe)) {
@@ -109,22 +129,17 @@ int cmd_status(int argc, char **argv, char **cause)
 	jupyter = jupyter_answers(&r);
 	if (json) {
 		all = json_pack("{s:O, s:O, s:O}", "status", status, "probe", probe, "jupyter", jupyter);
-		text = json_dumps(all, JSON_COMPACT);
-		printf("%s\n", text != NULL ? text : "{}");
-		free(text);
+		ui_json(ui, all);
 		goto done;
 	}
-	printf("target   %s\n", t.name);
-	printf("plan     %s\n", json_string_value(json_object_get(status, "plan")) != NULL
+	print_pair("", 8, "target", t.name);
+	print_pair("", 8, "plan", json_string_value(json_object_get(status, "plan")) != NULL
 				    ? json_string_value(json_object_get(status, "plan")) : "(none)");
-	printf("state    %s\n", json_string_value(json_object_get(status, "state")) != NULL
-				    ? json_string_value(json_object_get(status, "state")) : "?");
+	print_pair("", 8, "state", json_string_value(json_object_get(status, "state")));
 	steps = json_object_get(status, "steps");
 	json_array_foreach(steps, i, step)
-		printf("  %-22s %s\n", json_string_value(json_object_get(step, "name")) != NULL
-			       ? json_string_value(json_object_get(step, "name")) : "?",
-		       json_string_value(json_object_get(step, "state")) != NULL
-			       ? json_string_value(json_object_get(step, "state")) : "?");
+		print_pair("  ", 22, json_string_value(json_object_get(step, "name")),
+			   json_string_value(json_object_get(step, "state")));
 	printf("machine\n");
 	print_facts(probe, "  ");
 	printf("jupyter  %s\n", json_is_true(jupyter) ? "answers on 127.0.0.1:8888"

@@ -6,6 +6,7 @@
  */
 #include "gce.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdarg.h>
 #include <errno.h>
@@ -27,6 +28,12 @@
 
 #define METADATA_TRIES 5
 #define GUEST_ATTRIBUTE_TRIES 10
+/*
+ * After a start the guest agent publishes the host keys some seconds after the boot:
+ * they are waited for with backoff, up to this many base delays (two minutes at the
+ * 1 s base), before the VM counts as publishing none.
+ */
+#define GUEST_ATTRIBUTE_SETTLE_DELAYS 120
 
 int gce_option(struct gce_options *o, int opt, const char *arg)
 {
@@ -381,6 +388,14 @@ static int is_true(const char *v)
 	return v != NULL && strcasecmp(v, "true") == 0;
 }
 
+/* An IPv4 or IPv6 address in its usual text form, and nothing else. */
+static int ip_address_valid(const char *s)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+
+	return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
+}
+
 const char *gce_instance_address(json_t *instance, int internal)
 {
 	json_t *nic, *ac;
@@ -689,6 +704,44 @@ out:
 	free(path);
 	free(alias);
 	return r;
+}
+
+/*
+ * gce_host_keys_update, and for a VM just started (started), again with backoff until
+ * it publishes its keys or GUEST_ATTRIBUTE_SETTLE_DELAYS base delays have passed.
+ */
+static int host_keys_wait(struct gce *g, json_t *instance, const char *known_hosts,
+			  int started, int *published, char **cause)
+{
+	long base = http_base_delay_ms(), delay = base, waited = 0;
+	int r;
+
+	for (;;) {
+		if ((r = gce_host_keys_update(g, instance, known_hosts, published, cause)) != 0 ||
+		    *published || !started || waited >= GUEST_ATTRIBUTE_SETTLE_DELAYS * base ||
+		    !is_true(gce_metadata_get(json_object_get(instance, "metadata"),
+					      "enable-guest-attributes")))
+			return r;
+		sleep_ms(delay);
+		waited += delay;
+		delay = delay * 2 > 15 * base ? 15 * base : delay * 2;
+	}
+}
+
+/* Does known_hosts hold a line for alias (keys the VM published before)? */
+static int alias_pinned(const char *known_hosts, const char *alias)
+{
+	FILE *f = fopen(known_hosts, "r");
+	char line[16384];
+	size_t len = strlen(alias);
+	int found = 0;
+
+	if (f == NULL)
+		return 0;
+	while (!found && fgets(line, sizeof line, f) != NULL)
+		found = strncmp(line, alias, len) == 0 && line[len] == ' ';
+	fclose(f);
+	return found;
 }
 
 /* --- creating a GPU VM ------------------------------------------------------------- */
@@ -1059,6 +1112,12 @@ int gce_resolve_target(const char *name, const struct gce_options *o, struct gce
 					     "it one with 'gcloud compute instances add-access-config'");
 		goto out;
 	}
+	if (!ip_address_valid(address)) {
+		/* It goes into ssh-config's HostName and to connect(): nothing but an address. */
+		r = gg_fail(cause, GG_EXIT_API, "the API gave '%s' the address '%s', which is not "
+			    "an IP address: refused", name, address);
+		goto out;
+	}
 	out->host = xstrdup(address);
 	port = getenv(GCE_ENV_SSH_PORT);
 	out->port = port != NULL && atoi(port) > 0 ? atoi(port) : 22;
@@ -1075,11 +1134,20 @@ int gce_resolve_target(const char *name, const struct gce_options *o, struct gce
 	if ((r = gce_ssh_key_ensure(&g, inst, out->user, public_key, &out->key_added, cause)) != 0)
 		goto out;
 	xasprintf(&out->known_hosts, "%s/google_compute_known_hosts", ssh_dir);
-	if ((r = gce_host_keys_update(&g, inst, out->known_hosts, &published, cause)) != 0)
+	if ((r = host_keys_wait(&g, inst, out->known_hosts, out->started, &published, cause)) != 0)
 		goto out;
-	if (published) {
-		xasprintf(&out->host_key_alias, "compute.%s", out->instance_id);
-	} else {
+	xasprintf(&out->host_key_alias, "compute.%s", out->instance_id);
+	if (!published && alias_pinned(out->known_hosts, out->host_key_alias)) {
+		/*
+		 * Pinned before: the keys it published then still hold.  Falling back to
+		 * trust on first use by address would let an impostor at that address in.
+		 */
+		note("'%s' publishes no host keys now: its host key is checked against the "
+		     "ones it published before ('%s' in '%s')", name, out->host_key_alias,
+		     out->known_hosts);
+	} else if (!published) {
+		free(out->host_key_alias);
+		out->host_key_alias = NULL;
 		note("'%s' publishes no host keys (guest attributes off): its host key is "
 		     "checked as for a plain SSH target", name);
 		free(out->known_hosts);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -236,6 +237,38 @@ static int retryable(long status, json_t *body)
 	return 0;
 }
 
+/*
+ * Bearer tokens, refresh tokens and signed grants travel over TLS only: an http://
+ * URL (an api_endpoint_overrides/compute or a token_uri of someone's choosing) is
+ * refused unless it names the loopback, where the tests' fake API listens.  The URL
+ * is taken apart by libcurl, as it will be for the request.
+ */
+static int url_allowed(const char *url, char **cause)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL, *host = NULL;
+	int r;
+
+	if (u == NULL || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+		r = gg_fail(cause, GG_EXIT_API, "'%s' is not a URL (check api_endpoint_overrides/"
+			    "compute and the credentials' token_uri)", url);
+	else if (strcasecmp(scheme, "https") == 0 ||
+		 (strcasecmp(scheme, "http") == 0 &&
+		  (strcmp(host, "127.0.0.1") == 0 || strcmp(host, "[::1]") == 0 ||
+		   strcasecmp(host, "localhost") == 0)))
+		r = 0;
+	else
+		r = gg_fail(cause, GG_EXIT_API, "refusing '%s': credentials go over https only "
+			    "(http is for a loopback test endpoint); check api_endpoint_overrides/"
+			    "compute and the credentials' token_uri", url);
+	curl_free(scheme);
+	curl_free(host);
+	curl_url_cleanup(u);
+	return r;
+}
+
 int http_call(const struct http_request *rq, struct http_response *rs, char **cause)
 {
 	char curl_error[CURL_ERROR_SIZE], *payload = NULL;
@@ -245,6 +278,8 @@ int http_call(const struct http_request *rq, struct http_response *rs, char **ca
 	int attempt, r;
 
 	global_init();
+	if ((r = url_allowed(rq->url, cause)) != 0)
+		return r;
 	if (rq->json != NULL)
 		payload = json_dumps(rq->json, JSON_COMPACT);
 	else if (rq->form != NULL)

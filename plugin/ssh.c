@@ -41,6 +41,10 @@
 /* Send an SSH ignore message after this many idle seconds. */
 #define KEEPALIVE_SECONDS 15
 
+/* What ssh_exec_finish reads past a command's answer at most, and waits for its end. */
+#define FINISH_DRAIN_MAX (1024 * 1024)
+#define FINISH_WAIT_MS 30000
+
 /* Large reads and writes: fewer round trips through libssh's packet layer. */
 #define IO_CHUNK (256 * 1024)
 
@@ -187,6 +191,19 @@ static int check_host_key(struct ssh_conn *c, const struct ssh_options *o,
 		break;
 	case SSH_KNOWN_HOSTS_UNKNOWN:
 	case SSH_KNOWN_HOSTS_NOT_FOUND:
+		if (o->host_key_alias != NULL) {
+			/*
+			 * Under an alias only what the VM published counts (keys of a type that
+			 * matches nothing usable here included): never trust on first use, never
+			 * write a key it did not publish, whatever --accept-new-host-key says.
+			 */
+			gg_fail(cause, GG_EXIT_HOSTKEY,
+				"host key of '%s' (%s %s) is not among the keys the VM published "
+				"under '%s' in '%s'; nothing was sent (check the VM's guest "
+				"attributes: 'gcloud compute instances get-guest-attributes')",
+				c->name, type, server_fp, o->host_key_alias, known_hosts);
+			break;
+		}
 		if (!o->accept_new_host_key &&
 		    !(isatty(STDIN_FILENO) && isatty(STDERR_FILENO) &&
 		      ask_new_host(c->name, type, server_fp, known_hosts))) {
@@ -214,7 +231,9 @@ static int check_host_key(struct ssh_conn *c, const struct ssh_options *o,
 	return r;
 }
 
-static int authenticate(struct ssh_conn *c, const struct ssh_options *o, char **cause)
+/* 0, or GG_EXIT_SSH with *refused set when the server answered and took no key. */
+static int authenticate(struct ssh_conn *c, const struct ssh_options *o, int *refused,
+			char **cause)
 {
 	ssh_key key = NULL;
 	int rc;
@@ -230,6 +249,7 @@ static int authenticate(struct ssh_conn *c, const struct ssh_options *o, char **
 		if (rc == SSH_AUTH_ERROR)
 			return gg_fail(cause, GG_EXIT_SSH, "cannot authenticate to '%s': %s",
 				       c->name, ssh_get_error(c->session));
+		*refused = 1;
 		return gg_fail(cause, GG_EXIT_SSH,
 			       "'%s' refused the key '%s' for user '%s': check the user name and "
 			       "that the key is authorized", c->name, o->identity, c->user);
@@ -240,6 +260,7 @@ static int authenticate(struct ssh_conn *c, const struct ssh_options *o, char **
 	if (rc == SSH_AUTH_ERROR)
 		return gg_fail(cause, GG_EXIT_SSH, "cannot authenticate to '%s': %s", c->name,
 			       ssh_get_error(c->session));
+	*refused = 1;
 	return gg_fail(cause, GG_EXIT_SSH,
 		       "'%s' accepted no key for user '%s' (tried the agent and ~/.ssh/id_*): "
 		       "check the user name or give a key with --identity FILE", c->name, c->user);
@@ -315,6 +336,13 @@ static int connect_socket(const char *name, const char *host, int port, long tim
 
 int ssh_conn_open(const struct ssh_options *o, struct ssh_conn **out, char **cause)
 {
+	return ssh_conn_open_ex(o, out, NULL, cause);
+}
+
+int ssh_conn_open_ex(const struct ssh_options *o, struct ssh_conn **out, int *auth_refused,
+		     char **cause)
+{
+	int refused = 0;
 	struct ssh_conn *c = xcalloc(1, sizeof *c);
 	const char *home = getenv("HOME");
 	char *ssh_dir = NULL, *known_hosts = NULL;
@@ -323,6 +351,8 @@ int ssh_conn_open(const struct ssh_options *o, struct ssh_conn **out, char **cau
 	int lookup_port = o->host_key_alias != NULL ? 22 : port;
 
 	*out = NULL;
+	if (auth_refused != NULL)
+		*auth_refused = 0;
 	c->fd = -1;
 	c->user = xstrdup(o->user != NULL ? o->user : (getenv("USER") != NULL ? getenv("USER") : "root"));
 	xasprintf(&c->name, "%s@%s:%d", c->user, o->host, port);
@@ -380,8 +410,11 @@ int ssh_conn_open(const struct ssh_options *o, struct ssh_conn **out, char **cau
 	/* Nothing leaves this machine before the host key is known to be right. */
 	if ((r = check_host_key(c, o, known_hosts, cause)) != 0)
 		goto out;
-	if ((r = authenticate(c, o, cause)) != 0)
+	if ((r = authenticate(c, o, &refused, cause)) != 0) {
+		if (auth_refused != NULL)
+			*auth_refused = refused;
 		goto out;
+	}
 	c->last_sent = gg_clock_monotonic();
 	*out = c;
 	c = NULL;
@@ -520,17 +553,38 @@ long ssh_exec_read(struct ssh_exec *x, void *buf, size_t size, int timeout_ms, c
 int ssh_exec_finish(struct ssh_exec *x, int *status, struct gg_buf *err, char **cause)
 {
 	char buf[IO_CHUNK > 65536 ? 65536 : IO_CHUNK];
-	int r = 0, n;
+	size_t drained = 0;
+	int r = 0, n, waited_ms = 0;
 
 	*status = -1;
-	/* Read stdout to its end so the exit status can arrive behind it. */
-	while ((n = ssh_channel_read(x->channel, buf, sizeof buf, 0)) > 0)
+	/*
+	 * Read stdout to its end so the exit status can arrive behind it; but no further
+	 * than FINISH_DRAIN_MAX bytes and FINISH_WAIT_MS of silence: a command (a VM) that
+	 * goes on writing or never ends would hold the caller for ever.
+	 */
+	for (;;) {
+		n = ssh_channel_read_timeout(x->channel, buf, sizeof buf, 0, 500);
 		drain_stderr(x);
-	drain_stderr(x);
+		if (n > 0) {
+			drained += (size_t)n;
+			waited_ms = 0;
+		} else if (n == 0 && !ssh_channel_is_eof(x->channel) &&
+			   !ssh_channel_is_closed(x->channel) && ssh_is_connected(x->conn->session)) {
+			waited_ms += 500;
+		} else {
+			break;
+		}
+		if (drained > FINISH_DRAIN_MAX || waited_ms >= FINISH_WAIT_MS) {
+			r = gg_fail(cause, GG_EXIT_REMOTE, "the command on '%s' did not end after "
+				    "its answer", x->conn->name);
+			goto out;
+		}
+	}
 	if (n == SSH_ERROR || !ssh_is_connected(x->conn->session))
 		r = link_error(x->conn, cause);
 	else
 		*status = ssh_channel_get_exit_status(x->channel);
+out:
 	if (err != NULL)
 		gg_buf_add(err, x->err.data, x->err.len);
 	ssh_exec_abort(x);
@@ -665,8 +719,13 @@ int ssh_conn_tunnel(struct ssh_conn *c, int listen_fd, const char *host, int por
 				fw[count].channel = ch;
 				count++;
 			} else {
+				/* The refusal's text is the server's: printable first (error.h). */
+				char *why = xstrdup(ssh_get_error(c->session));
+
+				gg_printable(why, 0);
 				fprintf(stderr, "gcloud-gpu: the VM refused a connection to %s:%d: %s\n",
-					host, port, ssh_get_error(c->session));
+					host, port, why);
+				free(why);
 				if (ch != NULL)
 					ssh_channel_free(ch);
 				if (fd >= 0)

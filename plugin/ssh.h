@@ -59,6 +59,15 @@ struct ssh_exec;
 int ssh_conn_open(const struct ssh_options *o, struct ssh_conn **out, char **cause);
 void ssh_conn_close(struct ssh_conn *c);
 
+/*
+ * As ssh_conn_open, and on failure *auth_refused (when not NULL) says whether the
+ * server answered, its host key checked out, and it took none of the keys: waiting
+ * does not change that (unless a VM's guest agent is still installing the key), where
+ * an unreachable host may come back.
+ */
+int ssh_conn_open_ex(const struct ssh_options *o, struct ssh_conn **out, int *auth_refused,
+		     char **cause);
+
 /* "user@host:port", for messages; owned by the connection. */
 const char *ssh_conn_name(const struct ssh_conn *c);
 
@@ -94,7 +103,9 @@ long ssh_exec_read(struct ssh_exec *x, void *buf, size_t size, int timeout_ms, c
 /*
  * Wait for the command to end and free the channel.  *status is its exit status (-1
  * when the server sent none, as when the link broke); err (when not NULL) gets what it
- * wrote to stderr.  0, or GG_EXIT_SSH when the link broke.  x is freed either way.
+ * wrote to stderr.  0, GG_EXIT_SSH when the link broke, or GG_EXIT_REMOTE when the
+ * command wrote over 1 MiB more or stayed silent 30 s without ending (what a VM
+ * sends is bounded in size and time).  x is freed either way.
  */
 int ssh_exec_finish(struct ssh_exec *x, int *status, struct gg_buf *err, char **cause);
 

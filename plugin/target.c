@@ -13,6 +13,7 @@
 
 #include "cli.h"
 #include "error.h"
+#include "event.h"
 #include "hash.h"
 #include "xdg.h"
 #include "xmalloc.h"
@@ -146,7 +147,8 @@ void target_seen_load(const struct target *t, struct target_seen *s)
 		if (v != NULL && gg_sha256_hex_valid(v))
 			snprintf(s->plan, sizeof s->plan, "%s", v);
 	}
-	if (s->last_seq < 0)
+	/* A bookmark saved before seqs were bounded cannot be believed either. */
+	if (s->last_seq < 0 || s->last_seq > GG_EVENT_MAX_SEQ)
 		s->last_seq = 0;
 	json_decref(root);
 	free(path);

@@ -142,9 +142,10 @@ static void block_line(struct ui *ui, int width, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof line, fmt, ap);
 	va_end(ap);
-	gg_printable(line, 1);
+	/* Cut first: a cut through a UTF-8 sequence then becomes '?' as well. */
 	if ((int)strlen(line) > width - 1)
 		line[width - 1] = '\0';
+	gg_printable(line, 1);
 	fprintf(ui->out, "%s\n", line);
 	ui->block_lines++;
 }
@@ -271,16 +272,28 @@ static void print_tail(struct ui *ui, json_t *tail)
 			print_line(ui, "  | %s", json_string_value(v));
 }
 
-void ui_event(struct ui *ui, const struct gg_event *ev, const char *line, size_t len)
+void ui_json(struct ui *ui, json_t *obj)
+{
+	/*
+	 * Re-encoded, never passed through: JSON lets raw CR and TAB stand between tokens
+	 * and raw C1 characters (U+009B, a CSI) inside strings, and the VM's line could
+	 * carry them to a terminal that shows --json output.  ASCII only, every control
+	 * character escaped.
+	 */
+	char *text = json_dumps(obj, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_ENCODE_ANY);
+
+	fprintf(ui->out, "%s\n", text != NULL ? text : "null");
+	free(text);
+	fflush(ui->out);
+}
+
+void ui_event(struct ui *ui, const struct gg_event *ev)
 {
 	struct step *s = find_step(ui, ev->step);
 	const char *step = ev->step != NULL ? ev->step : "-";
 
 	if (ui->mode == UI_JSON) {
-		fwrite(line, 1, len, ui->out);
-		if (len == 0 || line[len - 1] != '\n')
-			fputc('\n', ui->out);
-		fflush(ui->out);
+		ui_json(ui, ev->obj);
 		return;
 	}
 	ui->uploading = 0;

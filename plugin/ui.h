@@ -5,11 +5,13 @@
  *             progress bar, output lines scrolling above it, and a byte progress bar
  *             with rate and ETA while uploading
  *   UI_PLAIN  not a terminal (a log file, CI): one plain line per event, nothing redrawn
- *   UI_JSON   --json: the helper's event lines pass through unchanged on stdout, and
- *             nothing else goes there (notes go to stderr)
+ *   UI_JSON   --json: the helper's events on stdout, one JSON object a line, decoded
+ *             and encoded again as ASCII (ui_json), and nothing else goes there
+ *             (notes go to stderr)
  *
- * Events are decoded by ggproto's event.h before they reach the renderer; ui_event
- * gets both the decoded event and its raw line.
+ * Events are decoded by ggproto's event.h before they reach the renderer.  Nothing
+ * the VM sent reaches the terminal raw: text goes through gg_printable (error.h),
+ * JSON is encoded again with every non-ASCII and control character escaped.
  */
 #ifndef GG_UI_H
 #define GG_UI_H
@@ -17,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+
+#include <jansson.h>
 
 #include "event.h"
 
@@ -36,8 +40,14 @@ struct ui *ui_new(enum ui_mode mode);
 void ui_free(struct ui *ui);
 enum ui_mode ui_mode(const struct ui *ui);
 
-/* Render one event; line/len is its raw text (for --json). */
-void ui_event(struct ui *ui, const struct gg_event *ev, const char *line, size_t len);
+/* Render one event. */
+void ui_event(struct ui *ui, const struct gg_event *ev);
+
+/*
+ * Print obj as one line of JSON on the renderer's stdout, ASCII only (JSON_ENSURE_ASCII):
+ * the one way --json output of what a VM sent is written.
+ */
+void ui_json(struct ui *ui, json_t *obj);
 
 /* Upload progress in payload bytes; redrawn at most ten times a second on a terminal. */
 void ui_upload(struct ui *ui, uint64_t done, uint64_t total);

@@ -18,6 +18,8 @@ Scenario keys (all optional):
   project_metadata_items   the project's commonInstanceMetadata items
   region_quotas / project_quotas   quotas appended to the fixtures' lists
   host_keys         [{"key": "ssh-ed25519", "value": "AAAA..."}] as guest attributes
+  guest_attributes_404  how many getGuestAttributes calls answer 404 first (a VM just
+                    started, whose guest agent has not published its keys yet)
   accelerators      extra accelerator type names offered by the zone
   image_families    families that exist (default ["ubuntu-2204-lts"])
   metadata_conflicts  how many setMetadata calls answer 412 first
@@ -327,6 +329,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.send_json(200, answer)
         if action == "getGuestAttributes" and method == "GET":
             keys = s.get("host_keys")
+            st.guest_404s = getattr(st, "guest_404s", 0) + 1
+            if st.guest_404s <= s.get("guest_attributes_404", 0):
+                keys = None
             if not keys or query.get("queryPath") != ["hostkeys/"]:
                 return self.send_error_body(404, "notFound", "The resource 'guest attributes"
                                             "' was not found")

@@ -277,4 +277,49 @@ test_expect_success 'recv --manifest refuses a bad count or a short manifest, on
 	one_error_line "$TEST_DIR/err" && test_grep "manifest ended after 10 of" "$TEST_DIR/err"
 '
 
+test_expect_success 'forty have of one new manifest at once: each succeeds, no temporary file left' '
+	mkdir -p "$TEST_DIR/race" && echo "race $$" >"$TEST_DIR/race/file" &&
+	helper_manifest "$TEST_DIR/race" >"$TEST_DIR/race.json" &&
+	pids=() &&
+	for i in $(seq 40); do
+		"$GG_HELPER" have <"$TEST_DIR/race.json" >"$TEST_DIR/race.$i" 2>&1 &
+		pids+=($!)
+	done &&
+	failed=0 &&
+	for p in "${pids[@]}"; do wait "$p" || failed=$((failed + 1)); done &&
+	echo "failed: $failed" && [ "$failed" = 0 ] &&
+	! ls "$GCLOUD_GPU_ROOT/blobs" | grep -q "tmp"
+'
+
+test_expect_success 'have promotes a complete partial and makes the rename durable (directory fsync)' '
+	mkdir -p "$TEST_DIR/promote" && echo "promote $$" >"$TEST_DIR/promote/file" &&
+	helper_manifest "$TEST_DIR/promote" >"$TEST_DIR/promote.json" &&
+	blob=$(sha256sum <"$TEST_DIR/promote/file" | cut -d" " -f1) &&
+	"$GG_HELPER" have <"$TEST_DIR/promote.json" >/dev/null &&
+	cp "$TEST_DIR/promote/file" "$GCLOUD_GPU_ROOT/blobs/$blob.partial" &&
+	strace_to "$TEST_DIR/strace" rename,renameat,renameat2,openat,fsync \
+		"$GG_HELPER" have <"$TEST_DIR/promote.json" >"$TEST_DIR/promote.have" &&
+	jq -e ".missing == []" "$TEST_DIR/promote.have" &&
+	sed -n "/rename.*$blob.partial/,\$p" "$TEST_DIR/strace" >"$TEST_DIR/after" &&
+	test_grep "O_DIRECTORY" "$TEST_DIR/after" && test_grep "fsync" "$TEST_DIR/after"
+'
+
+test_expect_success 'a state root others can write, or another user owns, is refused with one line' '
+	mkdir -p "$TEST_DIR/loose" && chmod 777 "$TEST_DIR/loose" &&
+	test_expect_code 3 env GCLOUD_GPU_ROOT="$TEST_DIR/loose" "$GG_HELPER" have \
+		<"$TEST_DIR/race.json" >/dev/null 2>"$TEST_DIR/err" &&
+	one_error_line "$TEST_DIR/err" && test_grep "writable by other users" "$TEST_DIR/err" &&
+	[ ! -e "$TEST_DIR/loose/blobs" ] &&
+	chmod 700 "$TEST_DIR/loose" && mkdir -m 777 "$TEST_DIR/loose/bin" &&
+	test_expect_code 3 env GCLOUD_GPU_ROOT="$TEST_DIR/loose" "$GG_HELPER" have \
+		<"$TEST_DIR/race.json" >/dev/null 2>"$TEST_DIR/err" &&
+	test_grep "loose/bin. is writable" "$TEST_DIR/err" &&
+	if [ "$(id -u)" = 0 ]; then
+		mkdir -p "$TEST_DIR/theirs" && chown 65534 "$TEST_DIR/theirs" && chmod 700 "$TEST_DIR/theirs" &&
+		test_expect_code 3 env GCLOUD_GPU_ROOT="$TEST_DIR/theirs" "$GG_HELPER" have \
+			<"$TEST_DIR/race.json" >/dev/null 2>"$TEST_DIR/err" &&
+		test_grep "belongs to user 65534" "$TEST_DIR/err"
+	fi
+'
+
 test_done

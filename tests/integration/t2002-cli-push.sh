@@ -89,4 +89,30 @@ test_expect_success 'what steps print cannot drive the terminal: control charact
 	! LC_ALL=C grep -q "$(printf "\302\233")" "$TEST_DIR/esc.out" "$TEST_DIR/esc.err"
 '
 
+test_expect_success 'a push of another recipe while one runs: exit 9 naming the running plan, nothing applied' '
+	copy_demo &&
+	printf "%s\n" "#!/bin/sh" "[ \"\$1\" = check ] && exit 1" "echo waiting at the gate" \
+		"i=0; while [ ! -e %s/gate ] && [ \$i -lt 1200 ]; do sleep 0.1; i=\$((i + 1)); done" \
+		>"$TEST_DIR/gate.sh" &&
+	sed "s|%s|$TEST_DIR|" "$TEST_DIR/gate.sh" >"$TEST_DIR/recipe/steps/25-gate.sh" &&
+	chmod +x "$TEST_DIR/recipe/steps/25-gate.sh" &&
+	rm -rf "$TEST_DIR/other" "$TEST_DIR/gate" "$TEST_DIR/other-ran" && cp -a "$TEST_DIR/recipe" "$TEST_DIR/other" &&
+	printf "%s\n" "#!/bin/sh" "[ \"\$1\" = check ] && exit 1" "touch $TEST_DIR/other-ran" \
+		>"$TEST_DIR/other/steps/26-other.sh" &&
+	chmod +x "$TEST_DIR/other/steps/26-other.sh" &&
+	{ gg push "${TARGET[@]}" --payload "$TEST_DIR/recipe" >"$TEST_DIR/first.out" 2>&1 & first=$!; } &&
+	test_track_pid "$first" &&
+	wait_for_line "$TEST_DIR/first.out" "waiting at the gate" &&
+	running=$(jq -r .plan "$GCLOUD_GPU_REMOTE_ROOT/state.json") &&
+	{ gg push "${TARGET[@]}" --payload "$TEST_DIR/other" >"$TEST_DIR/second.out" 2>"$TEST_DIR/second.err"; rc=$?; } ;
+	touch "$TEST_DIR/gate" &&
+	wait "$first" &&
+	cat "$TEST_DIR/second.out" "$TEST_DIR/second.err" &&
+	[ "$rc" = 9 ] &&
+	test_grep "another plan (${running:0:12}) is running here" "$TEST_DIR/second.err" &&
+	! grep -q "is ready\|done: the plan" "$TEST_DIR/second.out" &&
+	[ ! -e "$TEST_DIR/other-ran" ] &&
+	[ "$(jq -r .plan "$GCLOUD_GPU_REMOTE_ROOT/state.json")" = "$running" ]
+'
+
 test_done

@@ -119,4 +119,23 @@ test_expect_success 'no credentials at all: one line, exit 3' '
 	[ "$(wc -l <err)" = 1 ] && test_grep "no Google credentials found" err
 '
 
+test_expect_success 'an http:// endpoint other than the loopback is refused: no token in clear' '
+	sed "s|^compute = .*|compute = http://gg-remote.example/compute/v1/|" \
+		"$CLOUDSDK_CONFIG/configurations/config_default" >"$CLOUDSDK_CONFIG/configurations/config_remote" &&
+	fake_log_reset &&
+	{ CLOUDSDK_ACTIVE_CONFIG_NAME=remote http_proxy=http://127.0.0.1:$FAKE_API_PORT \
+		"$GG_CLI" start node-name "${TOKEN[@]}" 2>err; rc=$?; } &&
+	cat err && [ "$rc" = 3 ] &&
+	test_grep "refusing .http://gg-remote.example/.*https only" err &&
+	[ "$(fake_requests "node-name")" = 0 ]
+'
+
+test_expect_success 'without HOME nothing is written to /tmp or the current directory: one line, exit 1' '
+	mkdir -p "$TEST_DIR/cwd" && cd "$TEST_DIR/cwd" &&
+	{ env -u HOME -u XDG_CACHE_HOME "$GG_CLI" start node-name "${TOKEN[@]}" 2>"$TEST_DIR/err"; rc=$?; } ;
+	cd "$TEST_DIR" && cat err && [ "$rc" = 1 ] &&
+	test_grep "HOME is not set" err && [ -z "$(ls -A "$TEST_DIR/cwd")" ] &&
+	env -u HOME "$GG_CLI" push --help >/dev/null
+'
+
 test_done

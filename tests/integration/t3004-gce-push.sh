@@ -63,4 +63,34 @@ test_expect_success 'a key the guest agent installs late is waited for' '
 	test_grep "^done: the plan finished" "$TEST_DIR/push3"
 '
 
+test_expect_success 'a pinned VM that publishes no keys now stays pinned: an impostor is refused, nothing written' '
+	fake_scenario "{$VM}" &&
+	sed -i "s|^compute.$ID .*|compute.$ID $(cut -d" " -f1-2 "$TEST_DIR/impostor.pub")|" \
+		"$HOME/.ssh/google_compute_known_hosts" &&
+	cp "$HOME/.ssh/google_compute_known_hosts" "$TEST_DIR/pinned.before" &&
+	{ gg push node-name --payload "$DEMO" --accept-new-host-key >"$TEST_DIR/imp" 2>"$TEST_DIR/imp.err"; rc=$?; } &&
+	cat "$TEST_DIR/imp.err" && [ "$rc" = 5 ] &&
+	test_grep "publishes no host keys now" "$TEST_DIR/imp.err" &&
+	test_grep "compute.$ID" "$TEST_DIR/imp.err" &&
+	[ ! -e "$HOME/.ssh/known_hosts" ] &&
+	test_cmp "$TEST_DIR/pinned.before" "$HOME/.ssh/google_compute_known_hosts"
+'
+
+test_expect_success 'published keys that match nothing usable: refused even with --accept-new-host-key' '
+	fake_scenario "{$VM, \"host_keys\": [{\"key\": \"ssh-unknown\", \"value\": \"AAAAbm90aGluZw==\"}]}" &&
+	{ gg push node-name --payload "$DEMO" --accept-new-host-key >"$TEST_DIR/unk" 2>"$TEST_DIR/unk.err"; rc=$?; } &&
+	cat "$TEST_DIR/unk.err" && [ "$rc" = 5 ] &&
+	! grep -q "$HOST_BLOB" "$HOME/.ssh/google_compute_known_hosts" &&
+	[ ! -e "$HOME/.ssh/known_hosts" ]
+'
+
+test_expect_success 'a VM just started publishes its keys late: they are waited for, then pinned' '
+	rm -f "$HOME/.ssh/google_compute_known_hosts" &&
+	fake_scenario "{$VM, $KEYS, \"instance\": {\"status\": \"TERMINATED\"}, \"guest_attributes_404\": 25}" &&
+	gg push node-name --payload "$DEMO" >"$TEST_DIR/late" 2>"$TEST_DIR/late.err" &&
+	test_grep "^done: the plan finished" "$TEST_DIR/late" &&
+	grep -qx "compute.$ID $HOST_TYPE $HOST_BLOB" "$HOME/.ssh/google_compute_known_hosts" &&
+	[ ! -e "$HOME/.ssh/known_hosts" ]
+'
+
 test_done
