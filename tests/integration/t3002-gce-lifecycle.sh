@@ -27,7 +27,7 @@ test_expect_success 'stop, then start again' '
 
 test_expect_success 'delete wants --yes without a terminal' '
 	{ "$GG_CLI" delete node-name </dev/null 2>err; [ $? = 2 ]; } && test_grep "[-]-yes" err &&
-	"$GG_CLI" delete node-name --yes >out && test_grep "is deleted" out
+	"$GG_CLI" delete node-name --yes >out && test_grep "deleted .node-name. and its boot disk" out
 '
 
 test_expect_success '404: not found, names the flags to check' '

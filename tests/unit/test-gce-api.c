@@ -80,8 +80,8 @@ static void test_quota_metric(void **state)
 	m = gce_gpu_quota_metric("nvidia-a100-80gb", 1);
 	assert_string_equal(m, "PREEMPTIBLE_NVIDIA_A100_80GB_GPUS");
 	free(m);
-	assert_string_equal(gce_machine_type_for("nvidia-l4"), "g2-standard-8");
-	assert_string_equal(gce_machine_type_for("nvidia-tesla-t4"), "n1-standard-8");
+	assert_string_equal(gce_machine_type_for("nvidia-l4", 1), "g2-standard-8");
+	assert_string_equal(gce_machine_type_for("nvidia-tesla-t4", 1), "n1-standard-8");
 }
 
 static void test_insert_body(void **state)
