@@ -1310,10 +1310,12 @@ int gce_resolve_target(const char *name, const struct gce_options *o, struct gce
 	    (r = get_json(&g, project_path, "the project's metadata", &project, cause)) != 0 ||
 	    (r = gce_oslogin_check(inst, project, cause)) != 0)
 		goto out;
-	json_decref(inst);
-	inst = NULL;
-	if ((r = gce_ensure_running(&g, name, &inst, &out->started, cause)) != 0)
-		goto out;
+	if (strcmp(json_string_value(json_object_get(inst, "status")) ?: "", "RUNNING") != 0) {
+		json_decref(inst);
+		inst = NULL;
+		if ((r = gce_ensure_running(&g, name, &inst, &out->started, cause)) != 0)
+			goto out;
+	}
 	address = gce_instance_address(inst, o->internal_ip);
 	if (address == NULL) {
 		r = gg_fail(cause, GG_EXIT_API, "'%s' has no %s address: %s", name,
