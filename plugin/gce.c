@@ -631,7 +631,10 @@ int gce_ssh_key_ensure(struct gce *g, json_t *instance, const char *user,
 		r = 0;
 		goto out;
 	}
-	xasprintf(&line, "%s:%s %s %s", user, type, blob, user);
+	/* As gcloud (ssh_utils.py _AddSSHKeyToMetadataMessage): "USER:" and the .pub line
+	 * as it is, its own comment kept. */
+	xasprintf(&line, "%s:%s", user, public_key);
+	line[strcspn(line, "\r\n")] = '\0';
 	xasprintf(&path, "projects/%s/zones/%s/instances/%s/setMetadata", g->project, g->zone,
 		  name);
 	for (tries = 1;; tries++) {
@@ -934,9 +937,10 @@ json_t *gce_insert_body(const struct gce *g, const struct gce_create *c)
 	xasprintf(&disk_size, "%d", c->disk_gb > 0 ? c->disk_gb : 100);
 	/* GPUs cannot live-migrate: the VM must stop for host maintenance. */
 	if (c->spot)
-		scheduling = json_pack("{s:s, s:b, s:s, s:s}", "onHostMaintenance", "TERMINATE",
-				       "automaticRestart", 0, "provisioningModel", "SPOT",
-				       "instanceTerminationAction", "STOP");
+		scheduling = json_pack("{s:s, s:b, s:s, s:s, s:b}", "onHostMaintenance",
+				       "TERMINATE", "automaticRestart", 0, "provisioningModel",
+				       "SPOT", "instanceTerminationAction", "STOP",
+				       "preemptible", 1); /* gcloud sends it with SPOT too */
 	else
 		scheduling = json_pack("{s:s, s:b}", "onHostMaintenance", "TERMINATE",
 				       "automaticRestart", 1);

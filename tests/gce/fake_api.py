@@ -38,7 +38,8 @@ Scenario keys (all optional):
   operation_error   {"code": "ZONE_RESOURCE_POOL_EXHAUSTED", "message": "..."}: the
                     next operations end with this error
 
-Every request is logged as "METHOD PATH" to STATE/requests.log, a mutating one's
+Every request is logged as "METHOD PATH" to STATE/requests.log (an accepted one as
+"METHOD PATH TOKEN" to STATE/bearers.log: the tests' tokens are made up), a mutating one's
 requestId as "METHOD PATH requestId" to STATE/request-ids.log; a requestId seen before
 answers the first answer again (as Compute Engine does), without acting twice.  The
 body of an instances.insert goes to STATE/insert-body.json.  Instances carry
@@ -189,6 +190,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             st.scenario[k] for k in ("impersonated_token", "sts_token") if k in st.scenario]
         if auth not in ["Bearer " + t for t in accepted]:
             return self.send_error_body(401, "authError", "Invalid Credentials")
+        with open(os.path.join(st.args.state, "bearers.log"), "a") as f:
+            f.write("%s %s\n" % (line, auth[len("Bearer "):]))
         if url.path.startswith("/v1/projects/-/serviceAccounts/") and method == "POST":
             return self.impersonate(st, url.path)
         if not url.path.startswith(API):
@@ -268,13 +271,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if r.returncode != 0:
                 return "signature does not verify"
         port = self.server.server_address[1]
-        if body.get("aud") != "http://127.0.0.1:%d/token" % port:
+        # Google's endpoint takes its canonical address as the audience too (google-auth
+        # signs with it whatever token_uri says, e.g. inside impersonated credentials).
+        if body.get("aud") not in ("http://127.0.0.1:%d/token" % port,
+                                   "https://oauth2.googleapis.com/token"):
             return "wrong aud %r" % body.get("aud")
         if body.get("iss") != st.scenario.get("service_account", "sa@project.iam.gserviceaccount.com"):
             return "wrong iss"
         if not body.get("exp", 0) > time.time() >= body.get("iat", 0) - 60:
             return "expired or not yet valid"
-        if "cloud-platform" not in body.get("scope", ""):
+        # cloud-platform, or iam for the source credentials of an impersonation
+        if not any(sc in body.get("scope", "") for sc in ("cloud-platform", "auth/iam")):
             return "wrong scope"
         return None
 
@@ -300,7 +307,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def sts(self, st, form):
         """Security Token Service: an external_account's subject token for an access token."""
-        if "sts_token" not in st.scenario or form.get("subject_token", [""])[0] != "subject-token":
+        if "sts_token" not in st.scenario or form.get("subject_token", [""])[0].strip() != "subject-token":
             return self.send_json(400, {"error": "invalid_grant",
                                         "error_description": "bad subject token"})
         return self.send_json(200, {"access_token": st.scenario["sts_token"],
@@ -332,7 +339,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         s = st.scenario
         # projects/P
         if len(parts) == 2 and parts[0] == "projects" and method == "GET":
-            return self.reply(200, st.project)
+            return self.reply(200, dict(st.project, name=parts[1]))
         if len(parts) >= 2 and parts[0] == "projects" and parts[2:5] == ["global", "images", "family"]:
             if parts[5] in s.get("image_families", ["ubuntu-2204-lts"]):
                 return self.reply(200, {"kind": "compute#image", "name": parts[5] + "-v1",
@@ -361,6 +368,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if op is None:
                 return self.reply_error(404, "notFound", "no operation " + parts[4])
             return self.reply(200, op)
+        if parts[2:] == ["aggregated", "acceleratorTypes"] and method == "GET":
+            items = [self.accelerator(st, n) for n in
+                     s.get("accelerators", ["nvidia-tesla-t4", "nvidia-l4"])]
+            return self.reply(200, {"kind": "compute#acceleratorTypeAggregatedList",
+                                    "items": {"zones/us-central1-a": {"acceleratorTypes": items}}})
         if parts[2:] == ["aggregated", "instances"] and method == "GET":
             return self.reply(200, {"kind": "compute#instanceAggregatedList", "items": {
                 "zones/us-central1-a": {"instances": list(st.instances.values())}}})
