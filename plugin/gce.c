@@ -1024,6 +1024,10 @@ static int choose_gpu(struct gce *g, const char *wanted, char **chosen, char **c
 
 		if (n == NULL || strstr(n, "vws") != NULL) /* workstation variants need a licence */
 			continue;
+		/* A type kept in the table without machine types (the K80: end of life) is
+		 * never picked unless named. */
+		if (wanted == NULL && gpu_model(n) != NULL && gpu_model(n)->machines[0].machine == NULL)
+			continue;
 		if (first == NULL)
 			first = n;
 		gg_buf_addf(&offered, "%s%s", offered.len ? ", " : "", n);
