@@ -81,15 +81,15 @@ test_expect_success 'configuration: CLOUDSDK_* variables over the file, an empty
 '
 
 test_expect_success 'configuration: gcloud-gpu calls the API where gcloud does, host-only override too' '
-	for endpoint in "$API" "http://127.0.0.1:$FAKE_API_PORT/"; do
+	(for endpoint in "$API" "http://127.0.0.1:$FAKE_API_PORT/"; do
 		gg_gcloud config set api_endpoint_overrides/compute "$endpoint" && same_config &&
 		fake_log_reset &&
 		gcloud_traced compute instances describe node-name --format="value(name)" >out &&
 		test_grep "^node-name$" out &&
 		theirs=$(cat "$FAKE_API_STATE/requests.log") && fake_log_reset &&
 		"$GG_CLI" start node-name >/dev/null && ours=$(cat "$FAKE_API_STATE/requests.log") &&
-		{ [ "$theirs" = "$ours" ] || { echo "gcloud: $theirs; ours: $ours"; return 1; }; } || return 1
-	done &&
+		{ [ "$theirs" = "$ours" ] || { echo "gcloud: $theirs; ours: $ours"; exit 1; }; } || exit 1
+	done) &&
 	gg_gcloud config set api_endpoint_overrides/compute "$API"
 '
 

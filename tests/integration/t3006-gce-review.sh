@@ -74,10 +74,10 @@ test_expect_success '#4 start, stop, delete and setMetadata send a requestId, ea
 	"$GG_CLI" stop node-name && "$GG_CLI" start node-name &&
 	"$GG_CLI" ssh-config node-name >/dev/null 2>&1 && "$GG_CLI" delete node-name --yes &&
 	cat "$FAKE_API_STATE/request-ids.log" &&
-	for action in "$I/node-name/stop" "$I/node-name/start" "$I/node-name/setMetadata" "$I/node-name"; do
+	(for action in "$I/node-name/stop" "$I/node-name/start" "$I/node-name/setMetadata" "$I/node-name"; do
 		grep -Eq "^(POST|DELETE) /compute/v1/$action [0-9a-f-]{36}$" \
-			"$FAKE_API_STATE/request-ids.log" || { echo "no requestId: $action"; return 1; }
-	done &&
+			"$FAKE_API_STATE/request-ids.log" || { echo "no requestId: $action"; exit 1; }
+	done) &&
 	[ "$(cut -d" " -f3 "$FAKE_API_STATE/request-ids.log" | sort -u | wc -l)" = 4 ]
 '
 
@@ -202,13 +202,13 @@ test_expect_success '#11 a 401 drops the cached token, asks again once, names th
 '
 
 test_expect_success '#13 OS Login ("1", "t" too) is refused before a stopped VM is started' '
-	for v in TRUE 1 t; do
+	(for v in TRUE 1 t; do
 		fake_scenario "{\"instance\": {\"status\": \"TERMINATED\"}, \"nat_ip\": \"127.0.0.1\",
 		  \"project_metadata_items\": [{\"key\": \"enable-oslogin\", \"value\": \"$v\"}]}" &&
 		fake_log_reset &&
 		{ "$GG_CLI" ssh-config node-name 2>err; [ $? = 3 ]; } && test_grep "OS Login is enabled" err &&
-		[ "$(fake_requests "POST")" = 0 ] || return 1
-	done
+		[ "$(fake_requests "POST")" = 0 ] || exit 1
+	done)
 '
 
 test_expect_success '#15 the K80 is never picked; newer GPUs are' '
