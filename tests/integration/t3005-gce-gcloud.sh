@@ -17,6 +17,7 @@
 command -v strace >/dev/null || { echo "strace is not installed (tools/deps installs it): t3005 checks with it that gcloud reaches only loopback"; exit 1; }
 fake_api_start --authorized-keys "$TEST_DIR/authorized_keys" || exit 1
 DUMP=$GG_BUILD_DIR/tests/gg-gce-config-dump
+# shellcheck disable=SC2034 # used in the test bodies
 API=http://127.0.0.1:$FAKE_API_PORT/compute/v1/
 export CLOUDSDK_AUTH_ACCESS_TOKEN_FILE=$TEST_DIR/token
 
