@@ -11,7 +11,9 @@
 #       moves into $TEST_DIR, so that the tests' relative files (out, err) stay
 #       out of the source tree
 #   gg_gcloud ARGS...      the real gcloud (Google Cloud CLI) on that configuration,
-#       prompts off; its stderr goes to $TEST_DIR/gcloud.log
+#       prompts off, under strace: it fails when gcloud connected anywhere but
+#       127.0.0.1; gcloud's stderr goes to $TEST_DIR/gcloud.log
+#   loopback_only LOG      an strace -e connect log names no address but 127.0.0.1
 #   fake_scenario JSON     what the server should answer differently (fake_api.py)
 #   fake_requests PATTERN  how many logged requests match the grep pattern
 #   fake_log_reset         forget the request log
@@ -27,7 +29,21 @@
 GG_FIXTURES_GCE="$GG_SOURCE_DIR/tests/fixtures/gce"
 
 gg_gcloud() {
-	gcloud --quiet "$@" 2>>"$TEST_DIR/gcloud.log"
+	local rc
+	strace -f -qq -e trace=connect -o "$TEST_DIR/strace.log" gcloud --quiet "$@" \
+		2>>"$TEST_DIR/gcloud.log"
+	rc=$?
+	loopback_only "$TEST_DIR/strace.log" || { echo "(gcloud $*)"; return 99; }
+	return $rc
+}
+
+# loopback_only STRACE-LOG: the connect calls strace logged reach 127.0.0.1 only (a
+# Unix socket is local by nature; any other IPv4 or IPv6 address is a failure).
+loopback_only() {
+	if grep -E "connect\(.*sa_family=AF_INET6?" "$1" | grep -v 'inet_addr("127\.0\.0\.1")'; then
+		echo "connected beyond loopback (above)"
+		return 1
+	fi
 }
 
 fake_api_start() {
@@ -37,6 +53,7 @@ fake_api_start() {
 		echo "gcloud (the Google Cloud CLI) is not installed: the Compute Engine tests write every configuration with it and check the loopback API against it (see README)"
 		return 1
 	}
+	command -v strace >/dev/null || { echo "strace is not installed (tools/deps installs it): the Compute Engine tests check with it that gcloud reaches only loopback"; return 1; }
 	FAKE_API_STATE=$TEST_DIR/fake-api
 	mkdir -p "$FAKE_API_STATE"
 	openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$FAKE_API_STATE/sa.pem" 2>/dev/null &&
@@ -58,12 +75,19 @@ fake_api_start() {
 	GCLOUD_GPU_API_DELAY_MS=5
 	printf 'test-token\n' >"$TEST_DIR/token"
 	# gcloud probes metadata.google.internal (a DNS query to the resolver) the first
-	# time it runs on a configuration directory, to learn whether it is on a VM:
-	# core/check_gce_metadata off keeps every test on loopback (t3005 checks with strace).
+	# time it runs on a configuration directory, and again where it loads credentials,
+	# to learn whether it is on a VM: core/check_gce_metadata off and the metadata
+	# server's address (gcloud's gce_read.py and google-auth's _metadata.py read these
+	# variables) on the fake, which is no metadata server, keep it on loopback.
+	# gg_gcloud checks each run with strace.
 	CLOUDSDK_CORE_CHECK_GCE_METADATA=false
 	CLOUDSDK_CORE_DISABLE_PROMPTS=1
+	GCE_METADATA_ROOT=127.0.0.1:$FAKE_API_PORT
+	GCE_METADATA_HOST=$GCE_METADATA_ROOT
+	GCE_METADATA_IP=$GCE_METADATA_ROOT
 	export FAKE_API_PORT FAKE_API_STATE HOME CLOUDSDK_CONFIG XDG_CACHE_HOME GCLOUD_GPU_API_DELAY_MS \
-		CLOUDSDK_CORE_CHECK_GCE_METADATA CLOUDSDK_CORE_DISABLE_PROMPTS
+		CLOUDSDK_CORE_CHECK_GCE_METADATA CLOUDSDK_CORE_DISABLE_PROMPTS GCE_METADATA_ROOT \
+		GCE_METADATA_HOST GCE_METADATA_IP
 	cd "$TEST_DIR" || return 1
 	unset GOOGLE_APPLICATION_CREDENTIALS CLOUDSDK_CORE_PROJECT CLOUDSDK_COMPUTE_ZONE \
 		CLOUDSDK_ACTIVE_CONFIG_NAME CLOUDSDK_AUTH_ACCESS_TOKEN_FILE \

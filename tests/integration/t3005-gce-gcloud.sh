@@ -10,33 +10,20 @@
 #  - SSH, side by side: `gcloud compute ssh --dry-run`, `gcloud compute config-ssh` and
 #    `gcloud-gpu ssh-config` agree on user, address, host-key alias, the known_hosts
 #    line and the ssh-keys metadata line;
-#  - gcloud connects to nothing but 127.0.0.1 (strace -f -e connect) while it does so.
+#  - gcloud connects to nothing but 127.0.0.1 (gg_gcloud runs it under strace -f -e
+#    connect), nor does gcloud-gpu when it runs gcloud for a token.
 . "$(dirname "$0")/lib.sh"
 . "$GG_SOURCE_DIR/tests/gce/lib-gce.sh"
 
-command -v strace >/dev/null || { echo "strace is not installed (tools/deps installs it): t3005 checks with it that gcloud reaches only loopback"; exit 1; }
 fake_api_start --authorized-keys "$TEST_DIR/authorized_keys" || exit 1
 DUMP=$GG_BUILD_DIR/tests/gg-gce-config-dump
 # shellcheck disable=SC2034 # used in the test bodies
 API=http://127.0.0.1:$FAKE_API_PORT/compute/v1/
 export CLOUDSDK_AUTH_ACCESS_TOKEN_FILE=$TEST_DIR/token
 
-# gcloud_traced ARGS...: gcloud under strace; fails when it connected anywhere but
-# 127.0.0.1 (a Unix socket is local by nature; an AF_INET6 address counts as remote).
-gcloud_traced() {
-	strace -f -qq -e trace=connect -o "$TEST_DIR/strace.log" gcloud --quiet "$@" \
-		2>>"$TEST_DIR/gcloud.log"
-	local rc=$?
-	if grep -E "connect\(.*sa_family=AF_INET6?" "$TEST_DIR/strace.log" | grep -v 'inet_addr("127\.0\.0\.1")'; then
-		echo "gcloud $* connected beyond loopback (above)"
-		return 99
-	fi
-	return $rc
-}
-
 # same_config: gcloud's view of the active configuration and ours agree.
 same_config() {
-	gcloud_traced config list --format=json >gcloud-config.json &&
+	gg_gcloud config list --format=json >gcloud-config.json &&
 	"$DUMP" >ours-config.json &&
 	python3 - gcloud-config.json ours-config.json <<-'PY'
 	import json, sys
@@ -85,7 +72,7 @@ test_expect_success 'configuration: gcloud-gpu calls the API where gcloud does, 
 	(for endpoint in "$API" "http://127.0.0.1:$FAKE_API_PORT/"; do
 		gg_gcloud config set api_endpoint_overrides/compute "$endpoint" && same_config &&
 		fake_log_reset &&
-		gcloud_traced compute instances describe node-name --format="value(name)" >out &&
+		gg_gcloud compute instances describe node-name --format="value(name)" >out &&
 		test_grep "^node-name$" out &&
 		theirs=$(cat "$FAKE_API_STATE/requests.log") && fake_log_reset &&
 		"$GG_CLI" start node-name >/dev/null && ours=$(cat "$FAKE_API_STATE/requests.log") &&
@@ -95,33 +82,33 @@ test_expect_success 'configuration: gcloud-gpu calls the API where gcloud does, 
 '
 
 test_expect_success 'the fake API: gcloud reads the instance, project, region, GPU types' '
-	gcloud_traced compute instances describe node-name --format=json >inst.json &&
+	gg_gcloud compute instances describe node-name --format=json >inst.json &&
 	python3 -c "import json,sys; i=json.load(open(sys.argv[1])); \
 assert i[\"name\"] == \"node-name\" and i[\"id\"] == \"4006034190819017667\", i; \
 assert i[\"status\"] == \"RUNNING\"; \
 assert i[\"networkInterfaces\"][0][\"accessConfigs\"][0][\"natIP\"] == \"23.236.58.15\"" inst.json &&
-	gcloud_traced compute project-info describe --format="value(name)" >out &&
+	gg_gcloud compute project-info describe --format="value(name)" >out &&
 	test_grep "^project-name$" out &&
-	gcloud_traced compute regions describe us-central1 --format="value(name,status)" >out &&
+	gg_gcloud compute regions describe us-central1 --format="value(name,status)" >out &&
 	test_grep "^us-central1	UP$" out &&
-	gcloud_traced compute accelerator-types list --filter="zone:us-central1-a" \
+	gg_gcloud compute accelerator-types list --filter="zone:us-central1-a" \
 		--format="value(name,maximumCardsPerInstance)" >out &&
 	test_grep "^nvidia-tesla-t4	4$" out && test_grep "^nvidia-l4	8$" out &&
-	gcloud_traced compute accelerator-types describe nvidia-l4 --format="value(description)" >out &&
+	gg_gcloud compute accelerator-types describe nvidia-l4 --format="value(description)" >out &&
 	test_grep "^NVIDIA L4$" out
 '
 
 test_expect_success 'the fake API: gcloud reads its operations and guest attributes' '
 	"$GG_CLI" stop node-name >/dev/null &&
 	op=$(sed -n "s|.*/operations/\(operation-[0-9]*-stop\)$|\1|p" "$FAKE_API_STATE/requests.log" | head -1) &&
-	gcloud_traced compute operations describe "$op" --format="value(status,operationType)" >out &&
+	gg_gcloud compute operations describe "$op" --format="value(status,operationType)" >out &&
 	test_grep "^DONE	stop$" out &&
-	gcloud_traced compute instances start node-name &&
-	gcloud_traced compute instances describe node-name --format="value(status)" >out &&
+	gg_gcloud compute instances start node-name &&
+	gg_gcloud compute instances describe node-name --format="value(status)" >out &&
 	test_grep "^RUNNING$" out &&
 	fake_scenario "{\"nat_ip\": \"127.0.0.1\", \"host_keys\": [{\"key\": \"ssh-ed25519\", \"value\": \"AAAAC3NzaC1lZDI1NTE5AAAAIOdHfjE0Yxg1hXyqcTQWx1QkBFJ4jWWnYv1U0O3kQ3Zp\"}],
 	  \"metadata_items\": [{\"key\": \"enable-guest-attributes\", \"value\": \"TRUE\"}]}" &&
-	gcloud_traced compute instances get-guest-attributes node-name --query-path=hostkeys/ \
+	gg_gcloud compute instances get-guest-attributes node-name --query-path=hostkeys/ \
 		--format="value(key)" >out &&
 	test_grep "^ssh-ed25519$" out
 '
@@ -166,7 +153,7 @@ side_by_side() {
 	while [ "$1" != -- ]; do gflags+=("$1"); shift; done
 	shift
 	ours=("$@")
-	gcloud_traced compute instances create "$name" --zone us-central1-a \
+	gg_gcloud compute instances create "$name" --zone us-central1-a \
 		--maintenance-policy TERMINATE --image-family ubuntu-2204-lts \
 		--image-project ubuntu-os-cloud --boot-disk-type pd-balanced \
 		--metadata enable-guest-attributes=TRUE --labels gcloud-gpu=managed \
@@ -202,7 +189,7 @@ test_expect_success 'create, side by side: 2 x L4 Spot with a subnet' '
 test_expect_success 'SSH, side by side: gcloud compute ssh --dry-run and ssh-config agree' '
 	fake_scenario "{\"nat_ip\": \"127.0.0.1\", \"host_keys\": [{\"key\": \"ssh-ed25519\", \"value\": \"AAAAC3NzaC1lZDI1NTE5AAAAIOdHfjE0Yxg1hXyqcTQWx1QkBFJ4jWWnYv1U0O3kQ3Zp\"}],
 	  \"metadata_items\": [{\"key\": \"enable-guest-attributes\", \"value\": \"TRUE\"}]}" &&
-	USER=Student.Name gcloud_traced compute ssh node-name --dry-run >dry-run &&
+	USER=Student.Name gg_gcloud compute ssh node-name --dry-run >dry-run &&
 	cp "$HOME/.ssh/google_compute_known_hosts" gcloud-known-hosts &&
 	USER=Student.Name "$GG_CLI" ssh-config node-name >ours-ssh 2>/dev/null &&
 	cmp gcloud-known-hosts "$HOME/.ssh/google_compute_known_hosts" &&
@@ -218,11 +205,11 @@ test_expect_success 'SSH, side by side: gcloud compute ssh --dry-run and ssh-con
 '
 
 test_expect_success 'SSH, side by side: config-ssh and ours write the same ssh-keys line' '
-	USER=Student.Name gcloud_traced compute config-ssh >/dev/null &&
+	USER=Student.Name gg_gcloud compute config-ssh >/dev/null &&
 	grep -q "HostKeyAlias=compute.4006034190819017667" "$HOME/.ssh/config" &&
 	grep -q "HostName 127.0.0.1" "$HOME/.ssh/config" &&
-	gcloud_traced compute project-info describe --format=json >project.json &&
-	gcloud_traced compute instances describe node-name --format=json >instance.json &&
+	gg_gcloud compute project-info describe --format=json >project.json &&
+	gg_gcloud compute instances describe node-name --format=json >instance.json &&
 	python3 - project.json instance.json <<-'PY'
 	import json, sys
 	def keys(md):
@@ -249,7 +236,7 @@ test_expect_success 'gcloud auth/impersonate_service_account: the token comes th
 	[ "$(fake_requests "POST /v1/projects/-/serviceAccounts/runner@project-name.iam.gserviceaccount.com:generateAccessToken")" = 1 ] &&
 	grep -q "^GET /compute/v1/projects/project-name/zones/us-central1-a/instances/node-name impersonated-token$" \
 		"$FAKE_API_STATE/bearers.log" &&
-	! grep -E "connect\(.*sa_family=AF_INET6?" gg-strace.log | grep -v "inet_addr(\"127\.0\.0\.1\")" &&
+	loopback_only gg-strace.log &&
 	gg_gcloud config unset auth/impersonate_service_account &&
 	gg_gcloud config unset auth/access_token_file
 '
