@@ -279,29 +279,19 @@ static int adc_token(const char *path, const char *text, struct auth_token *t, c
 	const char *type = json_string_value(json_object_get(j, "type"));
 	const char *uri = json_string_value(json_object_get(j, "token_uri"));
 	char *form = NULL, *a = NULL, *b = NULL, *c = NULL, *jwt = NULL, *cache = NULL;
+	char *what = NULL;
 	long expires_in = 0;
 	int r;
 
 	if (uri == NULL)
 		uri = DEFAULT_TOKEN_URI;
-	xasprintf(&t->source, "application default credentials '%s'", path);
-	t->fix = xstrdup("run 'gcloud auth application-default login' or check "
-			 "GOOGLE_APPLICATION_CREDENTIALS");
 	if (type != NULL && strcmp(type, "authorized_user") != 0 &&
 	    strcmp(type, "service_account") != 0) {
 		/* external_account, impersonated_service_account and what comes next:
 		 * gcloud's own library reads them all, so we ask it rather than redo it. */
-		free(t->source);
-		free(t->fix);
-		t->source = t->fix = NULL;
-		xasprintf(&form, "application default credentials '%s' (type '%s', through "
+		xasprintf(&what, "application default credentials '%s' (type '%s', through "
 			  "'gcloud auth application-default print-access-token')", path, type);
-		r = gcloud_token(adc_argv, form, t, cause);
-		if (r == 0) {
-			free(t->fix);
-			t->fix = xstrdup("run 'gcloud auth application-default login' or check "
-					 "GOOGLE_APPLICATION_CREDENTIALS");
-		}
+		r = gcloud_token(adc_argv, what, t, cause);
 		goto out;
 	}
 	cache = cache_path(text);
@@ -355,6 +345,14 @@ static int adc_token(const char *path, const char *text, struct auth_token *t, c
 		cache = NULL;
 	}
 out:
+	if (r == 0) {
+		if (t->source == NULL)
+			xasprintf(&t->source, "application default credentials '%s'", path);
+		free(t->fix);
+		t->fix = xstrdup("run 'gcloud auth application-default login' or check "
+				 "GOOGLE_APPLICATION_CREDENTIALS");
+	}
+	free(what);
 	json_decref(j);
 	free_secret(form);
 	free_secret(a);
