@@ -146,7 +146,7 @@ static char *read_file(const char *path)
 	return gg_buf_detach(&b, NULL);
 }
 
-static int token_from_file(const char *path, char **token, char **cause)
+static int token_from_file(const char *path, struct auth_token *t, char **cause)
 {
 	char *s = read_file(path);
 	size_t n;
@@ -161,7 +161,10 @@ static int token_from_file(const char *path, char **token, char **cause)
 		return gg_fail(cause, GG_EXIT_API, "access token file '%s' holds no token: "
 			       "write one with 'gcloud auth print-access-token > FILE'", path);
 	}
-	*token = s;
+	t->value = s;
+	xasprintf(&t->source, "access token file '%s'", path);
+	xasprintf(&t->fix, "write a fresh token there with 'gcloud auth print-access-token > "
+		  "%s'", path);
 	return 0;
 }
 
@@ -265,19 +268,36 @@ out:
 	return r;
 }
 
-static int adc_token(const char *path, const char *text, char **token, char **cause)
+static int gcloud_token(const char *const argv[], const char *what, struct auth_token *t,
+			char **cause);
+
+static int adc_token(const char *path, const char *text, struct auth_token *t, char **cause)
 {
+	static const char *const adc_argv[] = { "gcloud", "auth", "application-default",
+						"print-access-token", NULL };
 	json_t *j = json_loads(text, 0, NULL);
 	const char *type = json_string_value(json_object_get(j, "type"));
 	const char *uri = json_string_value(json_object_get(j, "token_uri"));
 	char *form = NULL, *a = NULL, *b = NULL, *c = NULL, *jwt = NULL, *cache = NULL;
+	char *what = NULL;
 	long expires_in = 0;
 	int r;
 
 	if (uri == NULL)
 		uri = DEFAULT_TOKEN_URI;
+	if (type != NULL && strcmp(type, "authorized_user") != 0 &&
+	    strcmp(type, "service_account") != 0) {
+		/* external_account, impersonated_service_account and what comes next:
+		 * gcloud's own library reads them all, so we ask it rather than redo it. */
+		xasprintf(&what, "application default credentials '%s' (type '%s', through "
+			  "'gcloud auth application-default print-access-token')", path, type);
+		r = gcloud_token(adc_argv, what, t, cause);
+		goto out;
+	}
 	cache = cache_path(text);
-	if ((*token = cache_read(cache)) != NULL) {
+	if ((t->value = cache_read(cache)) != NULL) {
+		t->cache = cache;
+		cache = NULL;
 		r = 0;
 		goto out;
 	}
@@ -314,15 +334,25 @@ static int adc_token(const char *path, const char *text, char **token, char **ca
 		xasprintf(&form, "grant_type=%s&assertion=%s",
 			  "urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer", jwt);
 	} else {
-		r = gg_fail(cause, GG_EXIT_API, "credentials '%s' are of type '%s', which "
-			    "gcloud-gpu does not know: use a user or service account key, or "
-			    "--access-token-file", path, type != NULL ? type : "none");
+		r = gg_fail(cause, GG_EXIT_API, "credentials '%s' have no type: run 'gcloud "
+			    "auth application-default login', or use --access-token-file", path);
 		goto out;
 	}
-	r = token_grant(uri, form, path, token, &expires_in, cause);
-	if (r == 0)
-		cache_write(cache, *token, expires_in);
+	r = token_grant(uri, form, path, &t->value, &expires_in, cause);
+	if (r == 0) {
+		cache_write(cache, t->value, expires_in);
+		t->cache = cache;
+		cache = NULL;
+	}
 out:
+	if (r == 0) {
+		if (t->source == NULL)
+			xasprintf(&t->source, "application default credentials '%s'", path);
+		free(t->fix);
+		t->fix = xstrdup("run 'gcloud auth application-default login' or check "
+				 "GOOGLE_APPLICATION_CREDENTIALS");
+	}
+	free(what);
 	json_decref(j);
 	free_secret(form);
 	free_secret(a);
@@ -335,7 +365,12 @@ out:
 
 /* --- gcloud itself ----------------------------------------------------------------- */
 
-static int gcloud_token(char **token, char **cause)
+/*
+ * Run gcloud (argv, found on PATH) and take the first line it prints as the token.
+ * what names the source in messages.
+ */
+static int gcloud_token(const char *const argv[], const char *what, struct auth_token *t,
+			char **cause)
 {
 	struct gg_buf out = GG_BUF_INIT;
 	char chunk[1024];
@@ -353,7 +388,7 @@ static int gcloud_token(char **token, char **cause)
 	}
 	if (pid == 0) {
 		dup2(pipefd[1], 1);
-		execlp("gcloud", "gcloud", "auth", "print-access-token", (char *)NULL);
+		execvp(argv[0], (char *const *)argv);
 		_exit(127);
 	}
 	close(pipefd[1]);
@@ -369,13 +404,15 @@ static int gcloud_token(char **token, char **cause)
 			    "or pass --access-token-file");
 		goto out;
 	}
+	gg_buf_addstr(&out, "");
 	out.data[strcspn(out.data, "\r\n")] = '\0';
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !token_valid(out.data)) {
-		r = gg_fail(cause, GG_EXIT_API, "'gcloud auth print-access-token' failed: run "
-			    "'gcloud auth login'");
+		r = gg_fail(cause, GG_EXIT_API, "%s gave no token: run 'gcloud auth login'", what);
 		goto out;
 	}
-	*token = xstrdup(out.data);
+	t->value = xstrdup(out.data);
+	t->source = xstrdup(what);
+	t->fix = xstrdup("run 'gcloud auth login'");
 	r = 0;
 out:
 	if (out.alloc > 0)
@@ -384,15 +421,29 @@ out:
 	return r;
 }
 
-int auth_access_token(const struct auth_options *o, char **token, char **cause)
+int auth_access_token(const struct auth_options *o, struct auth_token *t, char **cause)
 {
+	static const char *const print_argv[] = { "gcloud", "auth", "print-access-token", NULL };
 	const char *env = getenv("GOOGLE_APPLICATION_CREDENTIALS");
-	char *path = NULL, *text = NULL;
+	char *path = NULL, *text = NULL, *what = NULL;
 	int r;
 
-	*token = NULL;
+	memset(t, 0, sizeof *t);
+	if (o->access_token_flag != NULL)
+		return token_from_file(o->access_token_flag, t, cause);
+	if (o->impersonate != NULL) {
+		xasprintf(&what, "'gcloud auth print-access-token' (impersonating '%s')",
+			  o->impersonate);
+		r = gcloud_token(print_argv, what, t, cause);
+		if (r == 0) {
+			free(t->fix);
+			xasprintf(&t->fix, "check that your gcloud account may impersonate '%s' "
+				  "(roles/iam.serviceAccountTokenCreator)", o->impersonate);
+		}
+		goto out;
+	}
 	if (o->access_token_file != NULL)
-		return token_from_file(o->access_token_file, token, cause);
+		return token_from_file(o->access_token_file, t, cause);
 	if (env != NULL && env[0] != '\0')
 		path = xstrdup(env);
 	else
@@ -403,11 +454,30 @@ int auth_access_token(const struct auth_options *o, char **token, char **cause)
 		goto out;
 	}
 	if (text != NULL)
-		r = adc_token(path, text, token, cause);
+		r = adc_token(path, text, t, cause);
 	else
-		r = gcloud_token(token, cause);
+		r = gcloud_token(print_argv, "'gcloud auth print-access-token'", t, cause);
 out:
+	if (r != 0)
+		auth_token_release(t);
 	free_secret(text);
 	free(path);
+	free(what);
 	return r;
+}
+
+void auth_token_forget(struct auth_token *t)
+{
+	if (t->cache != NULL)
+		unlink(t->cache);
+	auth_token_release(t);
+}
+
+void auth_token_release(struct auth_token *t)
+{
+	free_secret(t->value);
+	free(t->source);
+	free(t->fix);
+	free(t->cache);
+	memset(t, 0, sizeof *t);
 }

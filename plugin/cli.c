@@ -22,7 +22,8 @@ const struct cli_command cli_commands[] = {
 	{ "status", cmd_status, "TARGET [--json]", "the plan, each step, the GPU and Jupyter" },
 	{ "tunnel", cmd_tunnel, "TARGET [--port N]", "forward a local port to Jupyter on the VM" },
 	{ "create", cmd_create, "NAME [--gpu TYPE] [--gpu-count N] [--machine-type M] "
-	  "[--image-family F] [--disk-gb N] [--spot] " GCE_OPTIONS_USAGE,
+	  "[--image-family F] [--disk-gb N] [--spot] [--network N] [--subnet S] "
+	  "[--service-account SA] " GCE_OPTIONS_USAGE,
 	  "create a GPU VM on Compute Engine (quota checked first)" },
 	{ "start", cmd_start, "NAME " GCE_OPTIONS_USAGE, "start a stopped VM" },
 	{ "stop", cmd_stop, "NAME " GCE_OPTIONS_USAGE, "stop a VM: its GPU is no longer billed" },

@@ -16,7 +16,8 @@
 #include "gce.h"
 
 enum { OPT_GPU = 0x2000, OPT_GPU_COUNT, OPT_MACHINE_TYPE, OPT_IMAGE_FAMILY,
-       OPT_IMAGE_PROJECT, OPT_DISK_GB, OPT_SPOT };
+       OPT_IMAGE_PROJECT, OPT_DISK_GB, OPT_SPOT, OPT_NETWORK, OPT_SUBNET,
+       OPT_SERVICE_ACCOUNT };
 
 static int positive(const char *arg, int *out)
 {
@@ -40,6 +41,9 @@ int cmd_create(int argc, char **argv, char **cause)
 		{ "image-project", required_argument, NULL, OPT_IMAGE_PROJECT },
 		{ "disk-gb", required_argument, NULL, OPT_DISK_GB },
 		{ "spot", no_argument, NULL, OPT_SPOT },
+		{ "network", required_argument, NULL, OPT_NETWORK },
+		{ "subnet", required_argument, NULL, OPT_SUBNET },
+		{ "service-account", required_argument, NULL, OPT_SERVICE_ACCOUNT },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct gce_options o = GCE_OPTIONS_INIT;
@@ -75,6 +79,15 @@ int cmd_create(int argc, char **argv, char **cause)
 			break;
 		case OPT_SPOT:
 			c.spot = 1;
+			break;
+		case OPT_NETWORK:
+			c.network = optarg;
+			break;
+		case OPT_SUBNET:
+			c.subnet = optarg;
+			break;
+		case OPT_SERVICE_ACCOUNT:
+			c.service_account = optarg;
 			break;
 		default:
 			return gg_fail(cause, GG_EXIT_USAGE, "'create': unknown option '%s' (see "

@@ -54,7 +54,7 @@ long http_base_delay_ms(void)
 	return *end == '\0' && ms >= 0 ? ms : 1000;
 }
 
-void http_backoff(int attempt)
+void http_backoff(int attempt, long retry_after_s)
 {
 	long delay = http_base_delay_ms(), ms;
 	struct timespec ts;
@@ -64,6 +64,10 @@ void http_backoff(int attempt)
 		delay *= 2;
 	/* Full jitter would allow 0; half-to-full keeps retries from bunching up. */
 	ms = delay / 2 + (delay > 1 ? random() % (delay - delay / 2 + 1) : delay);
+	if (retry_after_s > HTTP_RETRY_AFTER_MAX)
+		retry_after_s = HTTP_RETRY_AFTER_MAX;
+	if (retry_after_s * 1000 > ms)
+		ms = retry_after_s * 1000;
 	ts.tv_sec = ms / 1000;
 	ts.tv_nsec = (ms % 1000) * 1000000L;
 	nanosleep(&ts, NULL);
@@ -170,9 +174,40 @@ int http_api_error(long status, const char *reason, const char *message, char **
 	return gg_fail(cause, GG_EXIT_API, "unexpected answer (%ld): %s", status, m);
 }
 
-/* One exchange.  Returns the curl code; fills status and the raw body. */
+/*
+ * Retry-After (RFC 9110 10.2.3): delta-seconds or an HTTP date; other headers are
+ * skipped.  Sets *(long *)user to the seconds to wait, never negative.
+ */
+static size_t on_header(char *data, size_t size, size_t count, void *user)
+{
+	static const char name[] = "retry-after:";
+	size_t n = size * count;
+	long *retry_after = user;
+	char value[64], *end;
+	time_t when;
+	long v;
+
+	if (n <= sizeof name - 1 || strncasecmp(data, name, sizeof name - 1) != 0)
+		return n;
+	snprintf(value, sizeof value, "%.*s", (int)(n - (sizeof name - 1)),
+		 data + sizeof name - 1);
+	value[strcspn(value, "\r\n")] = '\0';
+	v = strtol(value, &end, 10);
+	if (end != value && (*end == '\0' || *end == ' ')) {
+		*retry_after = v > 0 ? v : 0;
+	} else if ((when = curl_getdate(value, NULL)) != -1) {
+		v = (long)(when - time(NULL));
+		*retry_after = v > 0 ? v : 0;
+	}
+	return n;
+}
+
+/*
+ * One exchange.  Returns the curl code; fills status, the raw body and the seconds an
+ * answer's Retry-After asks for (0 when none).
+ */
 static CURLcode exchange(const struct http_request *rq, const char *payload, long *status,
-			 struct gg_buf *raw, char *curl_error)
+			 struct gg_buf *raw, long *retry_after, char *curl_error)
 {
 	struct curl_slist *headers = NULL;
 	char *auth = NULL;
@@ -198,6 +233,9 @@ static CURLcode exchange(const struct http_request *rq, const char *payload, lon
 	curl_easy_setopt(curl, CURLOPT_USERAGENT, "gcloud-gpu/" GG_VERSION);
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, raw);
+	*retry_after = 0;
+	curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(curl, CURLOPT_HEADERDATA, retry_after);
 	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, curl_error);
 	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 20L);
 	curl_easy_setopt(curl, CURLOPT_TIMEOUT, 120L);
@@ -275,6 +313,7 @@ int http_call(const struct http_request *rq, struct http_response *rs, char **ca
 	struct gg_buf raw = GG_BUF_INIT;
 	const char *reason, *message;
 	CURLcode rc = CURLE_OK;
+	long retry_after = 0;
 	int attempt, r;
 
 	global_init();
@@ -286,10 +325,10 @@ int http_call(const struct http_request *rq, struct http_response *rs, char **ca
 		payload = xstrdup(rq->form);
 	for (attempt = 1; attempt <= HTTP_ATTEMPTS; attempt++) {
 		if (attempt > 1)
-			http_backoff(attempt - 1);
+			http_backoff(attempt - 1, retry_after);
 		http_response_release(rs);
 		gg_buf_reset(&raw);
-		rc = exchange(rq, payload, &rs->status, &raw, curl_error);
+		rc = exchange(rq, payload, &rs->status, &raw, &retry_after, curl_error);
 		if (rc == CURLE_OK && raw.len > 0)
 			rs->body = json_loadb(raw.data, raw.len, 0, NULL);
 		if (rc == CURLE_OK && !retryable(rs->status, rs->body))
