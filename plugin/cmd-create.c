@@ -12,8 +12,25 @@
 #include <stdlib.h>
 
 #include "cli.h"
+#include "opts.h"
 #include "error.h"
 #include "gce.h"
+
+const char cli_help_create[] =
+	"usage: gcloud-gpu create NAME [options]\n\n"
+	"Create a Compute Engine VM with an NVIDIA GPU, ready for 'gcloud-gpu push NAME'.\n"
+	"The GPU quota of the region and project is checked first.\n\n"
+	"Options:\n"
+	"  --gpu TYPE                 nvidia-tesla-t4, nvidia-l4... (default: the first of\n"
+	"                             T4, L4, V100, P100, P4, A100 the zone offers)\n"
+	"  --gpu-count N              GPUs on the VM (default 1)\n"
+	"  --machine-type TYPE        default: one that fits the GPU (n1-standard-8...)\n"
+	"  --image-family FAMILY      default ubuntu-2204-lts\n"
+	"  --image-project PROJECT    default ubuntu-os-cloud\n"
+	"  --disk-gb N                boot disk size in GB (default 100, at least 10)\n"
+	"  --spot                     a Spot VM: cheaper, may be stopped at any time\n"
+	"  --json                     print the result as one JSON object\n"
+	OPT_GCE_HELP;
 
 enum { OPT_GPU = 0x2000, OPT_GPU_COUNT, OPT_MACHINE_TYPE, OPT_IMAGE_FAMILY,
        OPT_IMAGE_PROJECT, OPT_DISK_GB, OPT_SPOT };

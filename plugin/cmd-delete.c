@@ -9,8 +9,18 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "opts.h"
 #include "error.h"
 #include "gce.h"
+
+const char cli_help_delete[] =
+	"usage: gcloud-gpu delete NAME [options]\n\n"
+	"Delete a VM and its disks.  The VM is looked up first; then it asks, naming the\n"
+	"project, the zone and the disks.  Without a terminal it wants --yes.\n\n"
+	"Options:\n"
+	"  -y, --yes                  do not ask\n"
+	"  --json                     print the result as one JSON object\n"
+	OPT_GCE_HELP;
 
 int cmd_delete(int argc, char **argv, char **cause)
 {

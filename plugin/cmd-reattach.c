@@ -18,14 +18,15 @@
 #include "ui.h"
 #include "xmalloc.h"
 
-#define REATTACH_HELP                                                                     \
-	"usage: gcloud-gpu reattach (VM | --ssh USER@HOST[:PORT]) [options]\n\n"          \
-	"Pick up a target again after a restart or a dropped link: wait for it, show what\n" \
-	"happened since the last event seen here, resume an unfinished plan, and bring\n"   \
-	"back what the recipe set up (the Jupyter container).\n\n"                          \
-	"Options:\n"                                                                        \
-	"  --json                     print the events as JSON lines, unchanged\n"          \
+const char cli_help_reattach[] =
+	"usage: gcloud-gpu reattach (VM | --ssh USER@HOST[:PORT]) [options]\n\n"
+	"Pick up a target again after a restart or a dropped link: wait for it, show what\n"
+	"happened since the last event seen here, resume an unfinished plan, and bring\n"
+	"back what the recipe set up (the Jupyter container).\n\n"
+	"Options:\n"
+	"  --json                     print the events as JSON lines, unchanged\n"
 	"  --timeout SECONDS          wait and follow at most this long (default 1800)\n"
+	OPT_TARGET_HELP;
 
 enum { OPT_JSON = OPT_COMMAND, OPT_TIMEOUT };
 
@@ -54,10 +55,6 @@ int cmd_reattach(int argc, char **argv, char **cause)
 	while ((res = opt_next(&p, reattach_options, &id, &arg, cause)) != OPT_END) {
 		if (res == OPT_ERROR)
 			return GG_EXIT_USAGE;
-		if (res == OPT_OPTION && id == OPT_HELP) {
-			fputs(REATTACH_HELP OPT_TARGET_HELP, stdout);
-			return GG_EXIT_OK;
-		}
 		if (res == OPT_OPTION && id == OPT_JSON)
 			json = 1;
 		else if (res == OPT_OPTION && id == OPT_TIMEOUT) {

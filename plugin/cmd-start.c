@@ -4,7 +4,15 @@
 #include <stdio.h>
 
 #include "cli.h"
+#include "opts.h"
 #include "gce.h"
+
+const char cli_help_start[] =
+	"usage: gcloud-gpu start NAME [options]\n\n"
+	"Start a stopped VM and wait until it runs; prints its address.\n\n"
+	"Options:\n"
+	"  --json                     print the result as one JSON object\n"
+	OPT_GCE_HELP;
 
 int cmd_start(int argc, char **argv, char **cause)
 {

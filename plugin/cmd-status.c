@@ -16,12 +16,13 @@
 #include "ui.h"
 #include "xmalloc.h"
 
-#define STATUS_HELP                                                                       \
-	"usage: gcloud-gpu status (VM | --ssh USER@HOST[:PORT]) [options]\n\n"            \
-	"Show the target's plan and each step's state, its GPU, and whether Jupyter\n"      \
-	"answers on the VM.\n\n"                                                            \
-	"Options:\n"                                                                        \
+const char cli_help_status[] =
+	"usage: gcloud-gpu status (VM | --ssh USER@HOST[:PORT]) [options]\n\n"
+	"Show the target's plan and each step's state, its GPU, and whether Jupyter\n"
+	"answers on the VM.\n\n"
+	"Options:\n"
 	"  --json                     one JSON object: {\"status\":..,\"probe\":..,\"jupyter\":..}\n"
+	OPT_TARGET_HELP;
 
 enum { OPT_JSON = OPT_COMMAND };
 
@@ -78,10 +79,6 @@ int cmd_status(int argc, char **argv, char **cause)
 	while ((res = opt_next(&p, status_options, &id, &arg, cause)) != OPT_END) {
 		if (res == OPT_ERROR)
 			return GG_EXIT_USAGE;
-		if (res == OPT_OPTION && id == OPT_HELP) {
-			fputs(STATUS_HELP OPT_TARGET_HELP, stdout);
-			return GG_EXIT_OK;
-		}
 		if (res == OPT_OPTION && id == OPT_JSON)
 			json = 1;
 		else if ((rc = opt_target(&ta, res, id, arg, cause)) != 0)

@@ -7,7 +7,16 @@
 #include <stdio.h>
 
 #include "cli.h"
+#include "opts.h"
 #include "gce.h"
+
+const char cli_help_stop[] =
+	"usage: gcloud-gpu stop NAME [options]\n\n"
+	"Stop a VM and wait until it is stopped: its GPU and CPUs are no longer billed\n"
+	"(its disk still is).  'gcloud-gpu reattach NAME' after a start brings Jupyter back.\n\n"
+	"Options:\n"
+	"  --json                     print the result as one JSON object\n"
+	OPT_GCE_HELP;
 
 int cmd_stop(int argc, char **argv, char **cause)
 {

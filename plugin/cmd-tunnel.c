@@ -19,13 +19,14 @@
 #include "ssh.h"
 #include "ui.h"
 
-#define TUNNEL_HELP                                                                       \
-	"usage: gcloud-gpu tunnel (VM | --ssh USER@HOST[:PORT]) [options]\n\n"            \
-	"Reach Jupyter on the VM: forward a local port to the VM's 127.0.0.1:8888 over\n"   \
-	"SSH and print the URL with its token.  Runs until ^C.\n\n"                         \
-	"Options:\n"                                                                        \
-	"  --port N                   the local port (default 8888; 0: any free one)\n"     \
+const char cli_help_tunnel[] =
+	"usage: gcloud-gpu tunnel (VM | --ssh USER@HOST[:PORT]) [options]\n\n"
+	"Reach Jupyter on the VM: forward a local port to the VM's 127.0.0.1:8888 over\n"
+	"SSH and print the URL with its token.  Runs until ^C.\n\n"
+	"Options:\n"
+	"  --port N                   the local port (default 8888; 0: any free one)\n"
 	"  --remote-port N            the port on the VM's loopback (default 8888)\n"
+	OPT_TARGET_HELP;
 
 enum { OPT_PORT = OPT_COMMAND, OPT_REMOTE_PORT };
 
@@ -81,10 +82,6 @@ int cmd_tunnel(int argc, char **argv, char **cause)
 	while ((res = opt_next(&p, tunnel_options, &id, &arg, cause)) != OPT_END) {
 		if (res == OPT_ERROR)
 			return GG_EXIT_USAGE;
-		if (res == OPT_OPTION && id == OPT_HELP) {
-			fputs(TUNNEL_HELP OPT_TARGET_HELP, stdout);
-			return GG_EXIT_OK;
-		}
 		if (res == OPT_OPTION && id == OPT_PORT) {
 			if (opt_number("port", arg, 65535, &port, cause) != 0)
 				return GG_EXIT_USAGE;

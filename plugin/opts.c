@@ -122,6 +122,13 @@ int opt_target(struct target_args *a, enum opt_result res, int id, const char *a
 	case OPT_SSH:
 		a->ssh = arg;
 		return 0;
+	case OPT_SSH_PORT:
+		if (opt_number("ssh-port", arg, 65535, &n, cause) != 0)
+			return GG_EXIT_USAGE;
+		if (n == 0)
+			return gg_fail(cause, GG_EXIT_USAGE, "bad port '%s' for -p (1 to 65535)", arg);
+		a->port = (int)n;
+		return 0;
 	case OPT_IDENTITY:
 		a->identity = arg;
 		return 0;

@@ -37,8 +37,8 @@ struct opt_spec {
 
 /* Ids of the shared options; a command's own ids start at OPT_COMMAND. */
 enum opt_id {
-	OPT_HELP = 1,
-	OPT_SSH,
+	OPT_SSH = 1,
+	OPT_SSH_PORT,
 	OPT_IDENTITY,
 	OPT_KNOWN_HOSTS,
 	OPT_ACCEPT_NEW,
@@ -51,8 +51,8 @@ enum opt_id {
 };
 
 #define OPT_TARGET_SPECS                                                   \
-	{ "help", 'h', 0, OPT_HELP },                                      \
 	{ "ssh", 0, 1, OPT_SSH },                                          \
+	{ "ssh-port", 'p', 1, OPT_SSH_PORT },                              \
 	{ "identity", 'i', 1, OPT_IDENTITY },                              \
 	{ "known-hosts", 0, 1, OPT_KNOWN_HOSTS },                          \
 	{ "accept-new-host-key", 0, 0, OPT_ACCEPT_NEW },                   \
@@ -66,7 +66,9 @@ enum opt_id {
 #define OPT_TARGET_HELP                                                                  \
 	"Target:\n"                                                                      \
 	"  VM                         a Compute Engine VM name\n"                        \
-	"  --ssh USER@HOST[:PORT]     any SSH host instead of a VM\n"                    \
+	"  --ssh [USER@]HOST[:PORT]   any SSH host instead of a VM; also\n"               \
+	"                             ssh://USER@HOST:PORT, or a Host of ~/.ssh/config\n" \
+	"  -p, --ssh-port PORT        the SSH port (default 22, or ~/.ssh/config's)\n"    \
 	"  -i, --identity FILE        private key (default: the agent, then ~/.ssh/id_*;\n" \
 	"                             a VM: ~/.ssh/google_compute_engine)\n"            \
 	"  --known-hosts FILE         known hosts (default ~/.ssh/known_hosts; for a VM:\n" \
@@ -77,6 +79,13 @@ enum opt_id {
 	"  --zone ZONE                the VM's zone (default: gcloud's compute/zone)\n"  \
 	"  --access-token-file FILE   Google access token (default: gcloud's login)\n" \
 	"  --internal-ip              connect to the VM's VPC address (from inside)\n"
+
+/* The help text of the Compute Engine options of create, start, stop, delete... */
+#define OPT_GCE_HELP                                                                     \
+	"Compute Engine:\n"                                                               \
+	"  --project PROJECT          the VM's project (default: gcloud's core/project)\n" \
+	"  --zone ZONE                the VM's zone (default: gcloud's compute/zone)\n"  \
+	"  --access-token-file FILE   Google access token (default: gcloud's login)\n"
 
 struct opt_parser {
 	int argc;

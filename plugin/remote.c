@@ -269,6 +269,8 @@ int remote_start(struct remote *r, const char *args, struct ssh_exec **x, struct
 	long n;
 
 	*x = NULL;
+	cli_debug(1, "running 'helper %s' on %s", args != NULL ? args : "", r->target->name);
+	cli_debug(2, "remote command: %s", cmd);
 	for (;;) {
 		gg_buf_reset(&head);
 		if ((rc = ssh_exec_start(r->conn, cmd, x, cause)) != 0)
@@ -606,6 +608,7 @@ static int stream_once(struct remote *r, const char *args, double deadline,
 		}
 		if (n == 0) {
 			ssh_conn_keepalive(r->conn);
+			ui_tick(r->ui);
 			continue;
 		}
 		gg_buf_add(&line, buf, (size_t)n);
@@ -676,10 +679,13 @@ int remote_follow(struct remote *r, const char *first_args, const char *again,
 		gg_fail(cause, GG_EXIT_INTERRUPTED, "stopped following %s; the work goes on there: run "
 			"'gcloud-gpu reattach %s' to pick it up", r->target->name, r->target->cli_arg);
 	} else if (rc == 0 && s.ended && s.end == FOLLOW_FAILED) {
+		/* What to do next: read the whole output, fix the recipe, push again. */
 		if (s.failed_step != NULL)
-			rc = gg_fail(cause, GG_EXIT_STEP, "step '%s' failed on %s (exit %d): %s",
-				     s.failed_step, r->target->name, s.failed_code,
-				     s.failed_tail != NULL ? s.failed_tail : "no output");
+			rc = gg_fail(cause, GG_EXIT_STEP, "step '%s' failed on %s (exit %d): %s; "
+				     "its whole output: 'gcloud-gpu logs %s', then fix it and push "
+				     "again", s.failed_step, r->target->name, s.failed_code,
+				     s.failed_tail != NULL ? s.failed_tail : "no output",
+				     r->target->cli_arg);
 		else if (s.failed_msg != NULL)
 			rc = gg_fail(cause, GG_EXIT_STEP, "the plan failed on %s: %s", r->target->name,
 				     s.failed_msg);
