@@ -107,6 +107,15 @@ const char *cli_plural(unsigned long long n, const char *one, const char *many)
 	return n == 1 ? one : many;
 }
 
+void cli_json_print(json_t *obj)
+{
+	char *text = obj != NULL ? json_dumps(obj, JSON_COMPACT) : NULL;
+
+	printf("%s\n", text != NULL ? text : "{}");
+	free(text);
+	json_decref(obj);
+}
+
 void cli_bytes(char *out, size_t size, double bytes)
 {
 	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };

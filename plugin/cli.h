@@ -17,6 +17,8 @@
 
 #include <stdio.h>
 
+#include <jansson.h>
+
 /* Documented in --help and gcloud-gpu(1); stable once released. */
 enum gg_exit {
 	GG_EXIT_OK = 0,
@@ -57,6 +59,9 @@ void cli_debug(int level, const char *fmt, ...) __attribute__((format(printf, 2,
 
 /* The noun for a count: one when n is 1, else many ("1 file", "0 files"). */
 const char *cli_plural(unsigned long long n, const char *one, const char *many);
+
+/* Print obj (--json) as one compact line on stdout, and release it. */
+void cli_json_print(json_t *obj);
 
 /* A byte count for people: "812 B", "1.5 KiB", "4.0 MiB" (into out). */
 void cli_bytes(char *out, size_t size, double bytes);

@@ -159,3 +159,21 @@ int opt_target(struct target_args *a, enum opt_result res, int id, const char *a
 		return gg_fail(cause, GG_EXIT_USAGE, "option not handled");
 	}
 }
+
+int opt_take_flag(int *argc, char **argv, const char *flag)
+{
+	int i, n = 0, found = 0, dashdash = 0;
+
+	for (i = 0; i < *argc; i++) {
+		if (!dashdash && strcmp(argv[i], flag) == 0) {
+			found = 1;
+			continue;
+		}
+		if (strcmp(argv[i], "--") == 0)
+			dashdash = 1;
+		argv[n++] = argv[i];
+	}
+	argv[n] = NULL;
+	*argc = n;
+	return found;
+}

@@ -107,6 +107,13 @@ enum opt_result opt_next(struct opt_parser *p, const struct opt_spec *table, int
 int opt_target(struct target_args *a, enum opt_result res, int id, const char *arg,
 	       char **cause);
 
+/*
+ * Take every `flag` (a whole word, "--json") out of argv before a "--", for the
+ * commands whose own parser does not know it (the Compute Engine ones).  1 when
+ * it was there.
+ */
+int opt_take_flag(int *argc, char **argv, const char *flag);
+
 /* Parse a non-negative integer option value.  0, or GG_EXIT_USAGE with *cause set. */
 int opt_number(const char *name, const char *arg, long max, long *out, char **cause);
 

@@ -259,6 +259,26 @@ out:
 	return rc;
 }
 
+/*
+ * Whether a push reached this target before (its state file is there): then a
+ * missing helper is only another build's, and a read goes on with this one.
+ */
+static int pushed_before(struct remote *r)
+{
+	struct gg_buf cmd = GG_BUF_INIT;
+	char *path;
+	int status = -1;
+
+	xasprintf(&path, "%s/%s", r->root, GG_FILE_STATE);
+	gg_buf_addf(&cmd, "%stest -e ", r->prefix);
+	ssh_shell_quote(&cmd, path);
+	if (ssh_conn_run(r->conn, cmd.data, NULL, 0, NULL, NULL, &status, NULL) != 0)
+		status = -1;
+	gg_buf_release(&cmd);
+	free(path);
+	return status == 0;
+}
+
 int remote_start(struct remote *r, const char *args, struct ssh_exec **x, struct gg_buf *early,
 		 char **cause)
 {
@@ -304,6 +324,12 @@ int remote_start(struct remote *r, const char *args, struct ssh_exec **x, struct
 		*x = NULL;
 		if (rc != 0)
 			goto out;
+		if (status == WRAPPER_NO_HELPER && !uploaded && r->no_upload && !pushed_before(r)) {
+			r->never_pushed = 1;
+			rc = gg_fail(cause, GG_EXIT_REMOTE, "nothing was pushed to %s yet: run "
+				     "'gcloud-gpu push %s'", r->target->name, r->target->cli_arg);
+			goto out;
+		}
 		if (status == WRAPPER_NO_HELPER && !uploaded) {
 			if ((rc = upload_helper(r, cause)) != 0)
 				goto out;

@@ -49,6 +49,13 @@ struct remote {
 	int reboots;                           /* boot id changes seen while following */
 	double deadline;                       /* of remote_open: for reconnects on the way */
 	long long floor;                       /* events up to this seq are not shown again */
+	/*
+	 * Set before a read-only command (status, reattach): a helper missing on a VM
+	 * that was never pushed to is not uploaded; remote_start fails with
+	 * GG_EXIT_REMOTE and sets never_pushed instead.
+	 */
+	int no_upload;
+	int never_pushed;
 };
 
 /*

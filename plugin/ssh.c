@@ -707,6 +707,20 @@ out:
 	return r;
 }
 
+/* Whether host:port answers from the server's side (a direct-tcpip channel opens). */
+static int can_forward(struct ssh_conn *c, const char *host, int port)
+{
+	ssh_channel ch = ssh_channel_new(c->session);
+	int ok = ch != NULL && ssh_channel_open_forward(ch, host, port, "127.0.0.1", 0) == SSH_OK;
+
+	if (ch != NULL) {
+		if (ok)
+			ssh_channel_close(ch);
+		ssh_channel_free(ch);
+	}
+	return ok;
+}
+
 /* One forwarded connection of the tunnel. */
 struct forward {
 	int fd;
@@ -729,8 +743,12 @@ int ssh_conn_tunnel(struct ssh_conn *c, int listen_fd, const char *host, int por
 	struct pollfd pfd[SSH_TUNNEL_MAX + 1];
 	char *buf = xmalloc(IO_CHUNK);
 	size_t i, count = 0;
-	int r = 0, refused = 0;
+	int r = 0, refused = !can_forward(c, host, port);
 
+	/* Asked once at the start: a tunnel to nothing says so before the browser does. */
+	if (refused)
+		fprintf(stderr, "gcloud-gpu: nothing answers on the VM's %s:%d yet (is Jupyter "
+			"running? see 'gcloud-gpu status'); the tunnel stays up\n", host, port);
 	while (!*stop) {
 		pfd[0].fd = listen_fd;
 		pfd[0].events = count < SSH_TUNNEL_MAX ? POLLIN : 0;
@@ -797,19 +815,6 @@ int ssh_conn_tunnel(struct ssh_conn *c, int listen_fd, const char *host, int por
 		forward_close(&fw[i]);
 	free(buf);
 	return r;
-}
-
-int ssh_conn_can_forward(struct ssh_conn *c, const char *host, int port)
-{
-	ssh_channel ch = ssh_channel_new(c->session);
-	int ok = ch != NULL && ssh_channel_open_forward(ch, host, port, "127.0.0.1", 0) == SSH_OK;
-
-	if (ch != NULL) {
-		if (ok)
-			ssh_channel_close(ch);
-		ssh_channel_free(ch);
-	}
-	return ok;
 }
 
 static volatile sig_atomic_t window_changed;

@@ -122,6 +122,8 @@ int ssh_conn_run(struct ssh_conn *c, const char *command, const void *in, size_t
  * Serve a tunnel: accept connections on listen_fd and forward each to host:port as
  * seen from the server (direct-tcpip), until *stop is set (a signal handler) or the
  * link breaks.  0 when stopped, GG_EXIT_SSH with *cause set when the link broke.
+ * Whether host:port answers is asked once at the start; while it does not, one line
+ * on stderr says so (not one per refused connection).
  */
 int ssh_conn_tunnel(struct ssh_conn *c, int listen_fd, const char *host, int port,
 		    volatile sig_atomic_t *stop, char **cause);
@@ -134,12 +136,6 @@ int ssh_conn_tunnel(struct ssh_conn *c, int listen_fd, const char *host, int por
  * refused.
  */
 int ssh_conn_session(struct ssh_conn *c, const char *command, int *status, char **cause);
-
-/*
- * Whether host:port answers from the server's side (a direct-tcpip channel opens):
- * 1 or 0.  The tunnel asks once before it starts.
- */
-int ssh_conn_can_forward(struct ssh_conn *c, const char *host, int port);
 
 /* Quote s for a POSIX shell into out ('...' with embedded quotes escaped). */
 void ssh_shell_quote(struct gg_buf *out, const char *s);
