@@ -54,6 +54,7 @@ struct ui {
 	double plan_time;     /* the plan event's time (epoch seconds), 0: unknown */
 	double last_draw;     /* gg_clock_monotonic() of the last draw of the block */
 	int timestamps;       /* print each event's local time first (logs) */
+	int ended;            /* the plan ended: its summary is printed, no block drawn again */
 	int utf8;
 };
 
@@ -388,7 +389,7 @@ void ui_tick(struct ui *ui)
 {
 	size_t i;
 
-	if (ui->mode != UI_TTY || gg_clock_monotonic() - ui->last_draw < 1)
+	if (ui->mode != UI_TTY || ui->ended || gg_clock_monotonic() - ui->last_draw < 1)
 		return;
 	for (i = 0; i < ui->nsteps; i++) {
 		if (ui->steps[i].state == STEP_RUNNING) {
@@ -407,6 +408,11 @@ static void track(struct ui *ui, const struct gg_event *ev, struct step *s)
 	case GG_EVENT_PLAN:
 		set_plan(ui, json_object_get(ev->obj, "steps"));
 		ui->plan_time = t;
+		ui->ended = 0;
+		break;
+	case GG_EVENT_DONE:
+	case GG_EVENT_FAILED:
+		ui->ended = 1;
 		break;
 	case GG_EVENT_STEP_START:
 		s->state = STEP_RUNNING;
@@ -440,7 +446,8 @@ void ui_event(struct ui *ui, const struct gg_event *ev, const char *line, size_t
 	struct step *s = per_step ? find_step(ui, ev->step) : NULL;
 	const char *step = ev->step != NULL ? ev->step : "-";
 
-	if (ev->type == GG_EVENT_PLAN || s != NULL)
+	if (ev->type == GG_EVENT_PLAN || ev->type == GG_EVENT_DONE || ev->type == GG_EVENT_FAILED ||
+	    s != NULL)
 		track(ui, ev, s);
 	event_now = event_seconds(ev->time);
 	if (ui->mode == UI_JSON) {
@@ -502,7 +509,7 @@ void ui_event(struct ui *ui, const struct gg_event *ev, const char *line, size_t
 	default:
 		break;
 	}
-	if (ui->mode == UI_TTY && ev->type != GG_EVENT_DONE && ev->type != GG_EVENT_FAILED)
+	if (ui->mode == UI_TTY && !ui->ended)
 		draw_block(ui);
 	event_now = 0;
 	fflush(ui->out);
@@ -555,6 +562,6 @@ void ui_note(struct ui *ui, const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', f);
 	fflush(f);
-	if (ui->mode == UI_TTY && (ui->nsteps > 0 || ui->uploading))
+	if (ui->mode == UI_TTY && !ui->ended && (ui->nsteps > 0 || ui->uploading))
 		draw_block(ui);
 }

@@ -9,6 +9,8 @@ cli_setup || exit 1
 LC_ALL=C LANG=C
 export LC_ALL LANG
 
+PTY=$GG_SOURCE_DIR/tests/integration/tools/pty-run.py
+
 # The command inside the hint "run 'gcloud-gpu ...'" of FILE, run as printed.
 run_hint() {
 	local hint
@@ -194,6 +196,57 @@ test_expect_success '9: an accepted new key says which file it went to' '
 	gg ssh --ssh "$SSHD_USER@127.0.0.1:$SSHD_PORT" -i "$SSHD_CLIENT_KEY" --known-hosts "$TEST_DIR/kh2" \
 		--accept-new-host-key -- true </dev/null 2>"$TEST_DIR/err" &&
 	test_grep "added the ssh-ed25519 key of .\[127.0.0.1\]:$SSHD_PORT. (SHA256:.*) to .$TEST_DIR/kh2." "$TEST_DIR/err"
+'
+
+test_expect_success '9: the host key prompt asks again until yes or no, as OpenSSH does' '
+	printf "y\nyes\n" >"$TEST_DIR/answers" &&
+	python3 "$PTY" "$TEST_DIR/screen" "$TEST_DIR/answers" -- "$GG_CLI" ssh --ssh "$SSHD_USER@127.0.0.1:$SSHD_PORT" \
+		-i "$SSHD_CLIENT_KEY" --known-hosts "$TEST_DIR/kh3" -- echo asked-twice &&
+	test_grep "(yes/no/\[fingerprint\])?" "$TEST_DIR/screen" &&
+	test_grep "Please type .yes., .no. or the fingerprint" "$TEST_DIR/screen" &&
+	test_grep "asked-twice" "$TEST_DIR/screen" && grep -q "127.0.0.1" "$TEST_DIR/kh3" &&
+	printf "no\n" >"$TEST_DIR/answers" &&
+	{ python3 "$PTY" "$TEST_DIR/screen" "$TEST_DIR/answers" -- "$GG_CLI" ssh --ssh "$SSHD_USER@127.0.0.1:$SSHD_PORT" \
+		-i "$SSHD_CLIENT_KEY" --known-hosts "$TEST_DIR/kh4" -- true; [ $? -eq 5 ]; } && [ ! -s "$TEST_DIR/kh4" ]
+'
+
+test_expect_success '5: a passphrase-protected -i key without an agent is asked for on a terminal' '
+	printf "secret words\n" >"$TEST_DIR/answers" &&
+	python3 "$PTY" "$TEST_DIR/screen" "$TEST_DIR/answers" -- "$GG_CLI" ssh --ssh "$SSHD_USER@127.0.0.1:$SSHD_PORT" \
+		-i "$TEST_DIR/pkey" --known-hosts "$SSHD_KNOWN_HOSTS" -- echo with-passphrase &&
+	test_grep "Enter passphrase for key .$TEST_DIR/pkey.:" "$TEST_DIR/screen" &&
+	test_grep "with-passphrase" "$TEST_DIR/screen" &&
+	printf "wrong\n" >"$TEST_DIR/answers" &&
+	{ python3 "$PTY" "$TEST_DIR/screen" "$TEST_DIR/answers" -- "$GG_CLI" ssh --ssh "$SSHD_USER@127.0.0.1:$SSHD_PORT" \
+		-i "$TEST_DIR/pkey" --known-hosts "$SSHD_KNOWN_HOSTS" -- true; [ $? -eq 4 ]; } &&
+	test_grep "wrong passphrase" "$TEST_DIR/screen"
+'
+
+test_expect_success '7: status speaks in words; a fresh target says nothing was pushed and gets no helper' '
+	gg status "${TARGET[@]}" >"$TEST_DIR/st" &&
+	test_grep "^plan  *running\|^plan  *done\|^plan  *failed" "$TEST_DIR/st" &&
+	test_grep "^disk  *[0-9.]* [KMGT]iB free of " "$TEST_DIR/st" && ! grep -q "free_bytes" "$TEST_DIR/st" &&
+	test_grep "^gpu  " "$TEST_DIR/st" &&
+	GCLOUD_GPU_REMOTE_ROOT=$TEST_DIR/fresh gg status "${TARGET[@]}" >"$TEST_DIR/st2" &&
+	test_grep "nothing pushed to .* yet: run .gcloud-gpu push --ssh " "$TEST_DIR/st2" && [ ! -e "$TEST_DIR/fresh/bin" ] &&
+	{ GCLOUD_GPU_REMOTE_ROOT=$TEST_DIR/fresh gg reattach "${TARGET[@]}" 2>"$TEST_DIR/err"; [ $? -eq 1 ]; } &&
+	test_grep "nothing to reattach on .*: no plan ran there yet; run .gcloud-gpu push" "$TEST_DIR/err" &&
+	[ ! -e "$TEST_DIR/fresh/bin" ]
+'
+
+test_expect_success '8: without a terminal a long upload prints progress lines' '
+	head -c 3000000 /dev/urandom >"$TEST_DIR/recipe/data/big.bin" &&
+	gg push "${TARGET[@]}" --payload "$TEST_DIR/recipe" >"$TEST_DIR/out" 2>&1 &&
+	test_grep "^upload: 25% (.* of 2.9 MiB)" "$TEST_DIR/out" && test_grep "^upload: 100% " "$TEST_DIR/out"
+'
+
+test_expect_success '8: the tunnel says once that nothing answers, not libssh per request' '
+	{ gg tunnel "${TARGET[@]}" --port 0 --remote-port "$(free_port)" --json >"$TEST_DIR/tun" 2>"$TEST_DIR/tun.err" & } &&
+	tpid=$! && test_track_pid $tpid && wait_for_line "$TEST_DIR/tun" "local_port" &&
+	port=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[\"local_port\"])" "$TEST_DIR/tun") &&
+	for _ in 1 2 3; do curl -s -m 5 "http://127.0.0.1:$port/" >/dev/null; done;
+	kill -INT $tpid && wait $tpid &&
+	[ "$(grep -c "nothing answers" "$TEST_DIR/tun.err")" -eq 1 ] && ! grep -q "Channel opening" "$TEST_DIR/tun.err"
 '
 
 test_expect_success '10: -v says what is connected to and run; -vvv adds libssh log lines' '

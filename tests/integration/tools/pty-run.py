@@ -6,6 +6,7 @@ next line of ANSWER_FILE is typed.  Exits with COMMAND's exit status.  Tests onl
 import os
 import pty
 import select
+import signal
 import sys
 
 
@@ -25,7 +26,12 @@ def main():
         except InterruptedError:
             continue
         if not ready:
-            break
+            # Nothing for 30 s: the command waits for what will not come.  Stop it.
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            with open(out_path, "wb") as f:
+                f.write(seen)
+            sys.exit(124)
         try:
             data = os.read(fd, 4096)
         except OSError:
