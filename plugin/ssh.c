@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -248,7 +249,7 @@ static int note_passphrase(const char *prompt, char *buf, size_t len, int echo, 
  */
 static int identity_key(struct ssh_conn *c, const char *identity, ssh_key *key, char **cause)
 {
-	char pass[256];
+	char pass[256] = "", prompt[PATH_MAX + 64];
 	int asked = 0, rc;
 
 	*key = NULL;
@@ -270,9 +271,9 @@ static int identity_key(struct ssh_conn *c, const char *identity, ssh_key *key, 
 		return gg_fail(cause, GG_EXIT_SSH, "the key '%s' has a passphrase and ssh-agent does "
 			       "not hold it: run 'ssh-add %s' first, or run on a terminal to be asked",
 			       identity, identity);
-	fprintf(stderr, "Enter passphrase for key '%s': ", identity);
-	fflush(stderr);
-	if (ssh_getpass("", pass, sizeof pass, 0, 0) != 0)
+	/* libssh prints the prompt after it turned echo off (and flushed what was typed). */
+	snprintf(prompt, sizeof prompt, "Enter passphrase for key '%s': ", identity);
+	if (ssh_getpass(prompt, pass, sizeof pass, 0, 0) != 0)
 		return gg_fail(cause, GG_EXIT_SSH, "no passphrase for '%s'", identity);
 	rc = ssh_pki_import_privkey_file(identity, pass, NULL, NULL, key);
 	explicit_bzero(pass, sizeof pass);

@@ -9,6 +9,7 @@ cli_setup || exit 1
 LC_ALL=C LANG=C
 export LC_ALL LANG
 
+# shellcheck disable=SC2034 # used in the test bodies
 PTY=$GG_SOURCE_DIR/tests/integration/tools/pty-run.py
 
 # The command inside the hint "run 'gcloud-gpu ...'" of FILE, run as printed.

@@ -35,7 +35,7 @@ for v in HOME XDG_CACHE_HOME XDG_STATE_HOME GCLOUD_GPU_REMOTE_ROOT GCLOUD_GPU_RE
 	printf "export %s=%q\n" "$v" "${!v}" >>"$TEST_DIR/env.sh"
 done
 printf "export LANG=C.UTF-8 LC_ALL=C.UTF-8 TERM=screen PS1='$ '\n" >>"$TEST_DIR/env.sh"
-# shellcheck disable=SC2016 # expanded by the pane's shell
+# shellcheck disable=SC2034 # used in the test bodies
 TARGET_WORDS=$(printf "%q " "${TARGET[@]}")
 
 tm -u -f /dev/null new-session -d -s gg -x 100 -y 30 "bash --norc --noprofile -i" || exit 1

@@ -7,6 +7,7 @@
 
 fake_api_start || exit 1
 export CLOUDSDK_AUTH_ACCESS_TOKEN_FILE=$TEST_DIR/token
+# shellcheck disable=SC2034 # used in the test bodies
 PTY=$GG_SOURCE_DIR/tests/integration/tools/pty-run.py
 
 test_expect_success '9: no project and no zone are said together, with gcloud init' '
