@@ -477,12 +477,8 @@ void ui_event(struct ui *ui, const struct gg_event *ev, const char *line, size_t
 		print_line(ui, "[%s] %s", step, ev->msg != NULL ? ev->msg : "");
 		break;
 	case GG_EVENT_STEP_DONE:
-		if (ui->mode == UI_PLAIN) {
-			char took[32];
-
-			human_seconds(took, sizeof took, s != NULL ? s->seconds : -1);
-			print_line(ui, "[%s] done in %s", step, took);
-		}
+		if (ui->mode == UI_PLAIN)
+			print_line(ui, "[%s] done", step);
 		break;
 	case GG_EVENT_STEP_SKIPPED:
 		if (ui->mode == UI_PLAIN)
