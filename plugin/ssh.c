@@ -839,6 +839,19 @@ static void window_size(int *cols, int *rows)
 	}
 }
 
+/* Copy what the channel holds to our stdout and stderr; to_end: wait for its end. */
+static void pass_output(ssh_channel ch, int to_end)
+{
+	char buf[16384];
+	int n, is_stderr;
+
+	for (is_stderr = 0; is_stderr <= 1; is_stderr++)
+		while ((n = to_end && !is_stderr ? ssh_channel_read(ch, buf, sizeof buf, 0)
+				 : ssh_channel_read_nonblocking(ch, buf, sizeof buf, is_stderr)) > 0)
+			if (write(is_stderr ? STDERR_FILENO : STDOUT_FILENO, buf, (size_t)n) != n)
+				break;
+}
+
 int ssh_conn_session(struct ssh_conn *c, const char *command, int *status, char **cause)
 {
 	ssh_channel ch = ssh_channel_new(c->session);
@@ -896,22 +909,12 @@ int ssh_conn_session(struct ssh_conn *c, const char *command, int *status, char 
 				ssh_channel_send_eof(ch);
 			}
 		}
-		while ((n = ssh_channel_read_nonblocking(ch, buf, sizeof buf, 0)) > 0)
-			if (write(STDOUT_FILENO, buf, (size_t)n) != n)
-				break;
-		while ((n = ssh_channel_read_nonblocking(ch, buf, sizeof buf, 1)) > 0)
-			if (write(STDERR_FILENO, buf, (size_t)n) != n)
-				break;
+		pass_output(ch, 0);
 		if (!ssh_is_connected(c->session))
 			break;
 	}
 	/* What came with the end of the channel, and its exit status behind it. */
-	while ((n = ssh_channel_read(ch, buf, sizeof buf, 0)) > 0)
-		if (write(STDOUT_FILENO, buf, (size_t)n) != n)
-			break;
-	while ((n = ssh_channel_read_nonblocking(ch, buf, sizeof buf, 1)) > 0)
-		if (write(STDERR_FILENO, buf, (size_t)n) != n)
-			break;
+	pass_output(ch, 1);
 	if (raw)
 		tcsetattr(STDIN_FILENO, TCSANOW, &saved);
 	sigaction(SIGWINCH, &old_winch, NULL);
