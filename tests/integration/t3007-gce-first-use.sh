@@ -53,4 +53,12 @@ test_expect_success '10: start, stop and delete print one JSON object with --jso
 	python3 -c "import json,sys; d=json.load(open(\"out\")); assert d[\"deleted\"] is True, d"
 '
 
+test_expect_success '9: gcloud'\''s own error is one line of ours, not its dozen' '
+	mkdir -p "$TEST_DIR/bin" &&
+	printf "#!/bin/sh\nfor i in 1 2 3 4 5 6 7 8 9 10 11; do echo \"gcloud noise \$i\" >&2; done\necho \"ERROR: (gcloud.auth.print-access-token) You do not currently have an active account selected.\" >&2\nexit 1\n" >"$TEST_DIR/bin/gcloud" &&
+	chmod +x "$TEST_DIR/bin/gcloud" &&
+	{ env -u CLOUDSDK_AUTH_ACCESS_TOKEN_FILE PATH="$TEST_DIR/bin:$PATH" "$GG_CLI" start node-name 2>err; [ $? = 3 ]; } &&
+	[ "$(wc -l <err)" = 1 ] && test_grep "failed: ERROR: (gcloud.auth.print-access-token) You do not currently have an active account" err
+'
+
 test_done
