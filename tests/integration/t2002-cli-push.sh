@@ -37,7 +37,7 @@ test_expect_success 'changing one script uploads only that blob' '
 	echo "echo changed" >>"$TEST_DIR/recipe/steps/30-check.sh" &&
 	gg push "${TARGET[@]}" --payload "$TEST_DIR/recipe" >"$TEST_DIR/push3" 2>&1 &&
 	[ "$(sent_bytes "$TEST_DIR/push3")" -eq "$(wc -c <"$TEST_DIR/recipe/steps/30-check.sh")" ] &&
-	test_grep "in 1 blobs" "$TEST_DIR/push3" &&
+	test_grep "in 1 file (" "$TEST_DIR/push3" &&
 	test_grep "^\[30-check\] changed" "$TEST_DIR/push3"
 '
 
