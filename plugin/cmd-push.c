@@ -229,8 +229,14 @@ static int upload_round(struct remote *r, const char *dir, const struct gg_manif
 		goto out;
 	if ((rc = ssh_exec_close_stdin(u.x, cause)) != 0)
 		goto out;
-	while ((n = ssh_exec_read(u.x, buf, sizeof buf, 1000, cause)) >= 0)
+	/* The stream may sit in the kernel's buffers for a while: ^C is heard meanwhile. */
+	while ((n = ssh_exec_read(u.x, buf, sizeof buf, 300, cause)) >= 0) {
+		if (remote_interrupted) {
+			rc = gg_fail(cause, GG_EXIT_INTERRUPTED, "interrupted while uploading");
+			goto out;
+		}
 		gg_buf_add(&out, buf, (size_t)n);
+	}
 ended:
 	if (n == -2) {
 		rc = GG_EXIT_SSH;

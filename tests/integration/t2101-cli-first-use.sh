@@ -145,11 +145,12 @@ test_expect_success '7: logs has timestamps and -n N shows the last N events' '
 
 test_expect_success '7: ^C of logs -f exits 0 and leaves the work alone' '
 	copy_demo && add_slow_step &&
-	{ gg push "${TARGET[@]}" --payload "$TEST_DIR/recipe" --json >"$TEST_DIR/push.json" 2>/dev/null & } &&
+	{ "$GG_CLI" push "${TARGET[@]}" --payload "$TEST_DIR/recipe" --json >"$TEST_DIR/push.json" 2>/dev/null & } &&
 	pid=$! && test_track_pid $pid && wait_long "$TEST_DIR/push.json" "25-slow" &&
-	{ gg logs "${TARGET[@]}" -f >"$TEST_DIR/f.out" 2>"$TEST_DIR/f.err" & } && lpid=$! &&
+	{ "$GG_CLI" logs "${TARGET[@]}" -f >"$TEST_DIR/f.out" 2>"$TEST_DIR/f.err" & } && lpid=$! &&
 	wait_long "$TEST_DIR/f.out" "tick" "$TEST_DIR/f.err" &&
 	kill -INT $lpid && { wait $lpid; [ $? -eq 0 ]; } && [ ! -s "$TEST_DIR/f.err" ] &&
+	! grep -q "^done:" "$TEST_DIR/f.out" &&
 	wait $pid
 '
 
@@ -255,7 +256,7 @@ test_expect_success '8: without a terminal a long upload prints progress lines' 
 test_expect_success '7: ^C during the upload says nothing runs yet and to push again, not reattach' '
 	head -c 4000000 /dev/urandom >"$TEST_DIR/recipe/data/big2.bin" &&
 	start_relay --rate 200000 &&
-	{ gg push "${VIA_RELAY[@]}" --payload "$TEST_DIR/recipe" >"$TEST_DIR/up.out" 2>"$TEST_DIR/up.err" & } &&
+	{ "$GG_CLI" push "${VIA_RELAY[@]}" --payload "$TEST_DIR/recipe" >"$TEST_DIR/up.out" 2>"$TEST_DIR/up.err" & } &&
 	pid=$! && wait_long "$TEST_DIR/up.out" "^upload: 25%" "$TEST_DIR/up.err" && kill -INT $pid &&
 	{ wait $pid; [ $? -eq 7 ]; } &&
 	test_grep "interrupted during the upload: nothing runs on .* yet; run .gcloud-gpu push --ssh .* --payload .*recipe. again" "$TEST_DIR/up.err" &&
@@ -264,7 +265,7 @@ test_expect_success '7: ^C during the upload says nothing runs yet and to push a
 
 test_expect_success '6: reattach shows the step list as it goes, and its summary' '
 	rm -f "$TEST_DIR/recipe/data/big2.bin" &&
-	{ gg push "${TARGET[@]}" --payload "$TEST_DIR/recipe" --json >"$TEST_DIR/p.json" 2>/dev/null & } &&
+	{ "$GG_CLI" push "${TARGET[@]}" --payload "$TEST_DIR/recipe" --json >"$TEST_DIR/p.json" 2>/dev/null & } &&
 	pid=$! && wait_long "$TEST_DIR/p.json" "tick 2" && kill -INT $pid && { wait $pid; [ $? -eq 7 ]; } &&
 	gg reattach "${TARGET[@]}" >"$TEST_DIR/re.out" 2>&1 &&
 	test_grep "^\[25-slow\] tick 10" "$TEST_DIR/re.out" &&
@@ -272,7 +273,7 @@ test_expect_success '6: reattach shows the step list as it goes, and its summary
 '
 
 test_expect_success '8: the tunnel says once that nothing answers, not libssh per request' '
-	{ gg tunnel "${TARGET[@]}" --port 0 --remote-port "$(free_port)" --json >"$TEST_DIR/tun" 2>"$TEST_DIR/tun.err" & } &&
+	{ "$GG_CLI" tunnel "${TARGET[@]}" --port 0 --remote-port "$(free_port)" --json >"$TEST_DIR/tun" 2>"$TEST_DIR/tun.err" & } &&
 	tpid=$! && test_track_pid $tpid && wait_long "$TEST_DIR/tun" "local_port" "$TEST_DIR/tun.err" &&
 	port=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[\"local_port\"])" "$TEST_DIR/tun") &&
 	for _ in 1 2 3; do curl -s -m 5 "http://127.0.0.1:$port/" >/dev/null; done;
