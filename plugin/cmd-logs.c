@@ -19,9 +19,8 @@
 const char cli_help_logs[] =
 	"usage: gcloud-gpu logs (VM | --ssh USER@HOST[:PORT]) [options]\n\n"
 	"Show what happened and happens on the VM: the plan's events and each step's\n"
-	"output, from the VM's own log.\n\n"
+	"output, from the VM's own log; each line starts with the event's local time.\n\n"
 	"Options:\n"
-	"Each line starts with the event's local time.\n\n"
 	"  -f, --follow               keep showing new events until the plan ends (^C stops\n"
 	"                             showing, exit 0; the work on the VM goes on)\n"
 	"  -n, --tail N               only the last N events\n"

@@ -38,7 +38,7 @@ const char cli_help_push[] =
 	"  --json                     print the VM's events as JSON lines, unchanged\n"
 	"  --timeout SECONDS          give up following after this long (default 7200)\n\n"
 	"On a terminal the step list stays on screen at the end: a check mark (+) done,\n"
-	"= already in place, x failed, . not run, with each step's time.\n\n"
+	"= already in place, x failed, . not run, with each step's time.\n"
 	OPT_TARGET_HELP;
 
 enum { OPT_PAYLOAD = OPT_COMMAND, OPT_JSON, OPT_TIMEOUT, OPT_DRY_RUN };
@@ -220,7 +220,8 @@ static int upload_round(struct remote *r, const char *dir, const struct gg_manif
 
 		cli_bytes(k, sizeof k, (double)kept);
 		cli_bytes(t, sizeof t, (double)total);
-		ui_note(r->ui, "resuming the upload: %s of its %s are on %s already", k, t,
+		ui_note(r->ui, "resuming the upload: %llu of its %llu bytes (%s of %s) are on %s "
+			"already", (unsigned long long)kept, (unsigned long long)total, k, t,
 			r->target->name);
 	}
 	if (rd->count > 0 &&

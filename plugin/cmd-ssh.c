@@ -20,7 +20,7 @@ const char cli_help_ssh[] =
 	"host key checks push uses.  With a terminal the shell gets one (a pty); the exit\n"
 	"status is the remote command's (255 when the link broke before it ended).\n\n"
 	"Example:\n"
-	"  gcloud-gpu ssh my-vm -- nvidia-smi\n\n"
+	"  gcloud-gpu ssh my-vm -- nvidia-smi\n"
 	OPT_TARGET_HELP;
 
 static const struct opt_spec ssh_options[] = {

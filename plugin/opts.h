@@ -64,7 +64,7 @@ enum opt_id {
 
 /* The help text of the shared options, for the commands' --help. */
 #define OPT_TARGET_HELP                                                                  \
-	"Target:\n"                                                                      \
+	"\nTarget:\n"                                                                    \
 	"  VM                         a Compute Engine VM name\n"                        \
 	"  --ssh [USER@]HOST[:PORT]   any SSH host instead of a VM; also\n"               \
 	"                             ssh://USER@HOST:PORT, or a Host of ~/.ssh/config\n" \
@@ -82,7 +82,7 @@ enum opt_id {
 
 /* The help text of the Compute Engine options of create, start, stop, delete... */
 #define OPT_GCE_HELP                                                                     \
-	"Compute Engine:\n"                                                               \
+	"\nCompute Engine:\n"                                                              \
 	"  --project PROJECT          the VM's project (default: gcloud's core/project)\n" \
 	"  --zone ZONE                the VM's zone (default: gcloud's compute/zone)\n"  \
 	"  --access-token-file FILE   Google access token (default: gcloud's login)\n"
