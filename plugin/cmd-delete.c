@@ -83,7 +83,7 @@ int cmd_delete(int argc, char **argv, char **cause)
 		cli_json_print(json_pack("{s:s, s:s, s:s, s:b}", "name", name, "project", g.project,
 					 "zone", g.zone, "deleted", 1));
 	else
-		printf("deleted the %s\n", what.data);
+		printf("%s is deleted: the %s\n", name, what.data);
 out:
 	json_decref(instance);
 	gce_close(&g);

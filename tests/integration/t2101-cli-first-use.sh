@@ -192,8 +192,9 @@ test_expect_success '5: a passphrase-protected -i key works through ssh-agent' '
 	printf "#!/bin/sh\necho \"secret words\"\n" >"$TEST_DIR/askpass" && chmod +x "$TEST_DIR/askpass" &&
 	SSH_ASKPASS=$TEST_DIR/askpass SSH_ASKPASS_REQUIRE=force DISPLAY=:0 ssh-add "$TEST_DIR/pkey" </dev/null 2>/dev/null &&
 	gg ssh --ssh "$SSHD_USER@127.0.0.1:$SSHD_PORT" -i "$TEST_DIR/pkey" --known-hosts "$SSHD_KNOWN_HOSTS" -- echo agent \
-		</dev/null >"$TEST_DIR/out" && test_grep "^agent$" "$TEST_DIR/out" &&
-	test_stop_pid "$SSH_AGENT_PID"; unset SSH_AUTH_SOCK SSH_AGENT_PID; true
+		</dev/null >"$TEST_DIR/out" && test_grep "^agent$" "$TEST_DIR/out" && agent_ok=1
+	test_stop_pid "$SSH_AGENT_PID"; unset SSH_AUTH_SOCK SSH_AGENT_PID
+	[ "${agent_ok:-0}" = 1 ]
 '
 
 test_expect_success '9: a changed host key prints the exact ssh-keygen -R line, and it works' '

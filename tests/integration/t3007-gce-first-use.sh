@@ -33,7 +33,7 @@ test_expect_success '9: on a terminal delete asks, naming them; anything but yes
 	test_grep "Delete the VM .node-name. in project .project_name., zone .us-central1-a., with its disk .node-name.? .*Type yes:" screen &&
 	test_grep "not deleting" screen && "$GG_CLI" start node-name >/dev/null &&
 	echo yes >answers && python3 "$PTY" screen answers -- "$GG_CLI" delete node-name &&
-	test_grep "deleted the VM .node-name." screen
+	test_grep "node-name is deleted: the VM .node-name. in project .project_name." screen
 '
 
 test_expect_success '9: a bad VM name and a too small disk are refused here, exit 2, no API call' '
