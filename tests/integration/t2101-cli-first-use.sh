@@ -12,17 +12,6 @@ export LC_ALL LANG
 # shellcheck disable=SC2034 # used in the test bodies
 PTY=$GG_SOURCE_DIR/tests/integration/tools/pty-run.py
 
-# Wait (up to 60 s: the machine may be busy) until FILE has a line matching PATTERN.
-wait_long() {
-	local _
-	for _ in $(seq 600); do
-		grep -q -e "$2" "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	echo "no '$2' in $1:"; cat "$1" "${3:-/dev/null}"
-	return 1
-}
-
 # The command inside the hint "run 'gcloud-gpu ...'" of FILE, run as printed.
 run_hint() {
 	local hint
@@ -146,9 +135,9 @@ test_expect_success '7: logs has timestamps and -n N shows the last N events' '
 test_expect_success '7: ^C of logs -f exits 0 and leaves the work alone' '
 	copy_demo && add_slow_step &&
 	{ "$GG_CLI" push "${TARGET[@]}" --payload "$TEST_DIR/recipe" --json >"$TEST_DIR/push.json" 2>/dev/null & } &&
-	pid=$! && test_track_pid $pid && wait_long "$TEST_DIR/push.json" "25-slow" &&
+	pid=$! && test_track_pid $pid && wait_for_line "$TEST_DIR/push.json" "25-slow" &&
 	{ "$GG_CLI" logs "${TARGET[@]}" -f >"$TEST_DIR/f.out" 2>"$TEST_DIR/f.err" & } && lpid=$! &&
-	wait_long "$TEST_DIR/f.out" "tick" "$TEST_DIR/f.err" &&
+	wait_for_line "$TEST_DIR/f.out" "tick" &&
 	kill -INT $lpid && { wait $lpid; [ $? -eq 0 ]; } && [ ! -s "$TEST_DIR/f.err" ] &&
 	! grep -q "^done:" "$TEST_DIR/f.out" &&
 	wait $pid
@@ -258,7 +247,7 @@ test_expect_success '7: ^C during the upload says nothing runs yet and to push a
 	head -c 4000000 /dev/urandom >"$TEST_DIR/recipe/data/big2.bin" &&
 	start_relay --rate 200000 &&
 	{ "$GG_CLI" push "${VIA_RELAY[@]}" --payload "$TEST_DIR/recipe" >"$TEST_DIR/up.out" 2>"$TEST_DIR/up.err" & } &&
-	pid=$! && wait_long "$TEST_DIR/up.out" "^upload: 25%" "$TEST_DIR/up.err" && kill -INT $pid &&
+	pid=$! && wait_for_line "$TEST_DIR/up.out" "^upload: 25%" && kill -INT $pid &&
 	{ wait $pid; [ $? -eq 7 ]; } &&
 	test_grep "interrupted during the upload: nothing runs on .* yet; run .gcloud-gpu push --ssh .* --payload .*recipe. again" "$TEST_DIR/up.err" &&
 	! grep -q reattach "$TEST_DIR/up.err" && stop_relay
@@ -267,7 +256,7 @@ test_expect_success '7: ^C during the upload says nothing runs yet and to push a
 test_expect_success '6: reattach shows the step list as it goes, and its summary' '
 	rm -f "$TEST_DIR/recipe/data/big2.bin" &&
 	{ "$GG_CLI" push "${TARGET[@]}" --payload "$TEST_DIR/recipe" --json >"$TEST_DIR/p.json" 2>/dev/null & } &&
-	pid=$! && wait_long "$TEST_DIR/p.json" "tick 2" && kill -INT $pid && { wait $pid; [ $? -eq 7 ]; } &&
+	pid=$! && wait_for_line "$TEST_DIR/p.json" "tick 2" && kill -INT $pid && { wait $pid; [ $? -eq 7 ]; } &&
 	gg reattach "${TARGET[@]}" >"$TEST_DIR/re.out" 2>&1 &&
 	test_grep "^\[25-slow\] tick 10" "$TEST_DIR/re.out" &&
 	test_grep "^  + 25-slow  *[0-9.]*s$" "$TEST_DIR/re.out" && test_grep "^  + 30-check " "$TEST_DIR/re.out"
@@ -275,7 +264,7 @@ test_expect_success '6: reattach shows the step list as it goes, and its summary
 
 test_expect_success '8: the tunnel says once that nothing answers, not libssh per request' '
 	{ "$GG_CLI" tunnel "${TARGET[@]}" --port 0 --remote-port "$(free_port)" --json >"$TEST_DIR/tun" 2>"$TEST_DIR/tun.err" & } &&
-	tpid=$! && test_track_pid $tpid && wait_long "$TEST_DIR/tun" "local_port" "$TEST_DIR/tun.err" &&
+	tpid=$! && test_track_pid $tpid && wait_for_line "$TEST_DIR/tun" "local_port" &&
 	port=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[\"local_port\"])" "$TEST_DIR/tun") &&
 	for _ in 1 2 3; do curl -s -m 5 "http://127.0.0.1:$port/" >/dev/null; done;
 	kill -INT $tpid && wait $tpid &&
