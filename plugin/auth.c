@@ -5,6 +5,7 @@
 #include "auth.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <nettle/base64.h>
@@ -365,37 +366,88 @@ out:
 
 /* --- gcloud itself ----------------------------------------------------------------- */
 
+/* The last non-empty line of text (at most 300 bytes of it), malloc'd; "" when none. */
+static char *last_line_of(const struct gg_buf *text)
+{
+	size_t end = text->len, start;
+
+	while (end > 0 && (text->data[end - 1] == '\n' || text->data[end - 1] == '\r' ||
+			   text->data[end - 1] == ' '))
+		end--;
+	for (start = end; start > 0 && text->data[start - 1] != '\n'; start--)
+		;
+	if (end - start > 300)
+		end = start + 300;
+	return xstrndup(text->data + start, end - start);
+}
+
 /*
- * Run gcloud (argv, found on PATH) and take the first line it prints as the token.
- * what names the source in messages.
+ * Run gcloud (argv, found on PATH) and take the first line it prints as the token;
+ * what names the source in messages.  Its stderr is read here (bounded) rather than
+ * left on the user's terminal: a failing gcloud prints a dozen lines, of which the
+ * last says why.
  */
 static int gcloud_token(const char *const argv[], const char *what, struct auth_token *t,
 			char **cause)
 {
-	struct gg_buf out = GG_BUF_INIT;
-	char chunk[1024];
-	int pipefd[2], status = 0, r;
+	struct gg_buf out = GG_BUF_INIT, err = GG_BUF_INIT;
+	char chunk[1024], *why = NULL;
+	int outfd[2], errfd[2], status = 0, r, open_fds = 2;
 	ssize_t n;
 	pid_t pid;
 
-	if (pipe2(pipefd, O_CLOEXEC) != 0)
+	if (pipe2(outfd, O_CLOEXEC) != 0)
 		return gg_fail_errno(cause, GG_EXIT_API, errno, "cannot run 'gcloud'");
+	if (pipe2(errfd, O_CLOEXEC) != 0) {
+		close(outfd[0]);
+		close(outfd[1]);
+		return gg_fail_errno(cause, GG_EXIT_API, errno, "cannot run 'gcloud'");
+	}
 	pid = fork();
 	if (pid < 0) {
-		close(pipefd[0]);
-		close(pipefd[1]);
+		close(outfd[0]);
+		close(outfd[1]);
+		close(errfd[0]);
+		close(errfd[1]);
 		return gg_fail_errno(cause, GG_EXIT_API, errno, "cannot run 'gcloud'");
 	}
 	if (pid == 0) {
-		dup2(pipefd[1], 1);
+		dup2(outfd[1], 1);
+		dup2(errfd[1], 2);
 		execvp(argv[0], (char *const *)argv);
 		_exit(127);
 	}
-	close(pipefd[1]);
-	while ((n = read(pipefd[0], chunk, sizeof chunk)) > 0 || (n < 0 && errno == EINTR))
-		if (n > 0 && gg_buf_add(&out, chunk, (size_t)n) != 0)
+	close(outfd[1]);
+	close(errfd[1]);
+	/* Both pipes to their ends (poll skips a closed one's -1). */
+	while (open_fds > 0) {
+		struct pollfd p[2] = { { outfd[0], POLLIN, 0 }, { errfd[0], POLLIN, 0 } };
+		int i;
+
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
 			break;
-	close(pipefd[0]);
+		for (i = 0; i < 2; i++) {
+			struct gg_buf *b = i == 0 ? &out : &err;
+
+			if (p[i].fd < 0 || !(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			n = read(p[i].fd, chunk, sizeof chunk);
+			if (n > 0 && b->len < 64 * 1024)
+				gg_buf_add(b, chunk, (size_t)n);
+			else if (n == 0 || (n < 0 && errno != EINTR)) {
+				close(p[i].fd);
+				if (i == 0)
+					outfd[0] = -1;
+				else
+					errfd[0] = -1;
+				open_fds--;
+			}
+		}
+	}
+	if (outfd[0] >= 0)
+		close(outfd[0]);
+	if (errfd[0] >= 0)
+		close(errfd[0]);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
@@ -407,7 +459,10 @@ static int gcloud_token(const char *const argv[], const char *what, struct auth_
 	gg_buf_addstr(&out, "");
 	out.data[strcspn(out.data, "\r\n")] = '\0';
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !token_valid(out.data)) {
-		r = gg_fail(cause, GG_EXIT_API, "%s gave no token: run 'gcloud auth login'", what);
+		why = last_line_of(&err);
+		gg_printable(why, 0);
+		r = gg_fail(cause, GG_EXIT_API, "%s failed%s%s: run 'gcloud auth login'", what,
+			    why[0] != '\0' ? ": " : "", why);
 		goto out;
 	}
 	t->value = xstrdup(out.data);
@@ -418,6 +473,8 @@ out:
 	if (out.alloc > 0)
 		memset(out.data, 0, out.len);
 	gg_buf_release(&out);
+	gg_buf_release(&err);
+	free(why);
 	return r;
 }
 

@@ -140,12 +140,16 @@ int gce_open(struct gce *g, const struct gce_options *o, char **cause)
 		return r;
 	g->project = xstrdup(o->project ? o->project : g->config.project ? g->config.project : "");
 	g->zone = xstrdup(o->zone ? o->zone : g->config.zone ? g->config.zone : "");
+	/* All that is missing at once, and the one command that sets both. */
+	if (g->project[0] == '\0' && g->zone[0] == '\0')
+		return gg_fail(cause, GG_EXIT_USAGE, "no project and no zone: run 'gcloud init' (or "
+			       "pass --project PROJECT --zone ZONE)");
 	if (g->project[0] == '\0')
 		return gg_fail(cause, GG_EXIT_USAGE, "no project: pass --project or run 'gcloud "
-			       "config set project PROJECT'");
+			       "config set project PROJECT' (or 'gcloud init')");
 	if (g->zone[0] == '\0')
 		return gg_fail(cause, GG_EXIT_USAGE, "no zone: pass --zone or run 'gcloud config "
-			       "set compute/zone ZONE'");
+			       "set compute/zone ZONE' (or 'gcloud init')");
 	if (!name_valid(g->project) || !name_valid(g->zone))
 		return gg_fail(cause, GG_EXIT_USAGE, "bad project '%s' or zone '%s'", g->project,
 			       g->zone);

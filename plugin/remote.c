@@ -284,6 +284,26 @@ out:
 	return rc;
 }
 
+/*
+ * Whether a push reached this target before (its state file is there): then a
+ * missing helper is only another build's, and a read goes on with this one.
+ */
+static int pushed_before(struct remote *r)
+{
+	struct gg_buf cmd = GG_BUF_INIT;
+	char *path;
+	int status = -1;
+
+	xasprintf(&path, "%s/%s", r->root, GG_FILE_STATE);
+	gg_buf_addf(&cmd, "%stest -e ", r->prefix);
+	ssh_shell_quote(&cmd, path);
+	if (ssh_conn_run(r->conn, cmd.data, NULL, 0, NULL, NULL, &status, NULL) != 0)
+		status = -1;
+	gg_buf_release(&cmd);
+	free(path);
+	return status == 0;
+}
+
 int remote_start(struct remote *r, const char *args, struct ssh_exec **x, struct gg_buf *early,
 		 char **cause)
 {
@@ -294,6 +314,8 @@ int remote_start(struct remote *r, const char *args, struct ssh_exec **x, struct
 	long n;
 
 	*x = NULL;
+	cli_debug(1, "running 'helper %s' on %s", args != NULL ? args : "", r->target->name);
+	cli_debug(2, "remote command: %s", cmd);
 	for (;;) {
 		gg_buf_reset(&head);
 		if ((rc = ssh_exec_start(r->conn, cmd, x, cause)) != 0)
@@ -327,6 +349,12 @@ int remote_start(struct remote *r, const char *args, struct ssh_exec **x, struct
 		*x = NULL;
 		if (rc != 0)
 			goto out;
+		if (status == WRAPPER_NO_HELPER && !uploaded && r->no_upload && !pushed_before(r)) {
+			r->never_pushed = 1;
+			rc = gg_fail(cause, GG_EXIT_REMOTE, "nothing was pushed to %s yet: run "
+				     "'gcloud-gpu push %s'", r->target->name, r->target->cli_arg);
+			goto out;
+		}
 		if (status == WRAPPER_NO_HELPER && !uploaded) {
 			if ((rc = upload_helper(r, cause)) != 0)
 				goto out;
@@ -693,6 +721,7 @@ static int stream_once(struct remote *r, const char *args, double deadline,
 		}
 		if (n == 0) {
 			ssh_conn_keepalive(r->conn);
+			ui_tick(r->ui);
 			continue;
 		}
 		gg_buf_add(&line, buf, (size_t)n);
@@ -767,10 +796,13 @@ int remote_follow(struct remote *r, const char *first_args, const char *again,
 		gg_fail(cause, GG_EXIT_INTERRUPTED, "stopped following %s; the work goes on there: run "
 			"'gcloud-gpu reattach %s' to pick it up", r->target->name, r->target->cli_arg);
 	} else if (rc == 0 && s.ended && s.end == FOLLOW_FAILED) {
+		/* What to do next: read the whole output, fix the recipe, push again. */
 		if (s.failed_step != NULL)
-			rc = gg_fail(cause, GG_EXIT_STEP, "step '%s' failed on %s (exit %d): %s",
-				     s.failed_step, r->target->name, s.failed_code,
-				     s.failed_tail != NULL ? s.failed_tail : "no output");
+			rc = gg_fail(cause, GG_EXIT_STEP, "step '%s' failed on %s (exit %d): %s; "
+				     "its whole output: 'gcloud-gpu logs %s', then fix it and push "
+				     "again", s.failed_step, r->target->name, s.failed_code,
+				     s.failed_tail != NULL ? s.failed_tail : "no output",
+				     r->target->cli_arg);
 		else if (s.failed_msg != NULL)
 			rc = gg_fail(cause, GG_EXIT_STEP, "the plan failed on %s: %s", r->target->name,
 				     s.failed_msg);

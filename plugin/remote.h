@@ -52,6 +52,13 @@ struct remote {
 	double settle_until;                   /* a key refused before this is waited out
 						* (a VM just started or given its key) */
 	long long floor;                       /* events up to this seq are not shown again */
+	/*
+	 * Set before a read-only command (status, reattach): a helper missing on a VM
+	 * that was never pushed to is not uploaded; remote_start fails with
+	 * GG_EXIT_REMOTE and sets never_pushed instead.
+	 */
+	int no_upload;
+	int never_pushed;
 };
 
 /*

@@ -45,9 +45,16 @@ struct ssh_options {
 	 * hears the alias.
 	 */
 	const char *host_key_alias;
+	/*
+	 * Read ~/.ssh/config (libssh's own parser) for this host: HostName, User, Port,
+	 * IdentityFile, ProxyJump as libssh supports them.  What the command line gave
+	 * (user, port, identity, known_hosts) wins.  Only for --ssh targets: a Compute
+	 * Engine VM's settings come from its API.
+	 */
+	int read_config;
 };
 
-#define SSH_OPTIONS_INIT { NULL, 0, NULL, NULL, NULL, 0, 0, NULL }
+#define SSH_OPTIONS_INIT { NULL, 0, NULL, NULL, NULL, 0, 0, NULL, 0 }
 
 struct ssh_conn;
 struct ssh_exec;
@@ -126,9 +133,20 @@ int ssh_conn_run(struct ssh_conn *c, const char *command, const void *in, size_t
  * Serve a tunnel: accept connections on listen_fd and forward each to host:port as
  * seen from the server (direct-tcpip), until *stop is set (a signal handler) or the
  * link breaks.  0 when stopped, GG_EXIT_SSH with *cause set when the link broke.
+ * Whether host:port answers is asked once at the start; while it does not, one line
+ * on stderr says so (not one per refused connection).
  */
 int ssh_conn_tunnel(struct ssh_conn *c, int listen_fd, const char *host, int port,
 		    volatile sig_atomic_t *stop, char **cause);
+
+/*
+ * A session as `ssh HOST [COMMAND]` gives it: with a pseudo-terminal (and the local
+ * one in raw mode) when stdin is a terminal, stdin, stdout and stderr passed through,
+ * a shell when command is NULL.  *status is the remote exit status (255 when none
+ * came).  0, or GG_EXIT_SSH with *cause set when the link broke or the channel was
+ * refused.
+ */
+int ssh_conn_session(struct ssh_conn *c, const char *command, int *status, char **cause);
 
 /* Quote s for a POSIX shell into out ('...' with embedded quotes escaped). */
 void ssh_shell_quote(struct gg_buf *out, const char *s);

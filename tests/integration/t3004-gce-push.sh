@@ -28,10 +28,10 @@ test_expect_success 'push node-name runs the recipe to the end, host key checked
 
 test_expect_success 'status and logs take the VM name; --project and --zone win' '
 	gg logs node-name >"$TEST_DIR/logs" 2>&1 &&
-	test_grep "^\[20-work\] done" "$TEST_DIR/logs" &&
+	test_grep "\[20-work\] done" "$TEST_DIR/logs" &&
 	fake_log_reset &&
 	gg status node-name --project other-project --zone europe-west4-a >"$TEST_DIR/status" 2>&1 &&
-	test_grep "^state    done" "$TEST_DIR/status" &&
+	test_grep "^plan  *done: all" "$TEST_DIR/status" &&
 	[ "$(fake_requests "GET /compute/v1/projects/other-project/zones/europe-west4-a/instances/node-name$")" = 1 ]
 '
 
