@@ -17,7 +17,9 @@
 
 /*
  * Create the state root (mode 0700, its parent must exist) and the store and
- * release directories under it, and tighten the root to 0700 if it was looser.
+ * release directories under it, and tighten the root to 0700 if others could read
+ * it.  A root (or its bin/) owned by another user or writable by group or others is
+ * refused (GG_HELPER_REFUSED): someone else could have swapped the helper.
  */
 int gg_root_prepare(const char *root, char **cause);
 
@@ -38,6 +40,14 @@ int gg_fsync_dir(const char *path, char **cause);
  * directory.  Mode is the new file's (0600 for everything the helper keeps).
  */
 int gg_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
+			 char **cause);
+
+/*
+ * As gg_write_file_atomic, for a content-addressed path that several processes may
+ * write at once (two `have` of one new manifest): the temporary name is unique
+ * ("<path>.tmp-XXXXXX"), and a file already in its place counts as written.
+ */
+int gg_write_file_shared(const char *path, const void *data, size_t len, mode_t mode,
 			 char **cause);
 
 /*

@@ -52,20 +52,20 @@ static void usage(FILE *f)
 		"GCLOUD_GPU_REBOOT_COMMAND", "GCLOUD_GPU_UNIT_DIR", "GCLOUD_GPU_REBOOT_WAIT");
 }
 
-/* Exact name first, then a unique prefix (lookup.h); ambiguous prefixes are listed. */
+/* The exact name only (lookup.h): the CLI always names its commands in full. */
 static const struct helper_command *find_command(const char *name, char **cause)
 {
-	char *candidates = NULL;
-	long i = gg_lookup(commands, sizeof commands[0], COMMAND_COUNT, name, &candidates);
+	char *suggestions = NULL;
+	long i = gg_lookup(commands, sizeof commands[0], COMMAND_COUNT, name, &suggestions);
 
 	if (i >= 0)
 		return &commands[i];
-	if (i == -2)
-		gg_fail(cause, GG_HELPER_USAGE, "ambiguous command '%s':%s", name,
-			candidates != NULL ? candidates : "");
+	if (suggestions != NULL)
+		gg_fail(cause, GG_HELPER_USAGE, "unknown command '%s' (did you mean %s?)", name,
+			suggestions);
 	else
 		gg_fail(cause, GG_HELPER_USAGE, "unknown command '%s' (see --help)", name);
-	free(candidates);
+	free(suggestions);
 	return NULL;
 }
 

@@ -16,7 +16,21 @@
 #include "error.h"
 #include "gce.h"
 #include "gce-fleet.h"
+#include "opts.h"
 #include "xmalloc.h"
+
+const char cli_help_list[] =
+	"usage: gcloud-gpu list [--filter EXPR] [options]\n\n"
+	"List the VMs gcloud-gpu created (the label gcloud-gpu=managed), in every zone of the\n"
+	"project or in --zone: status, GPU, external address, the plan's state as the last\n"
+	"push, reattach or status saw it, and the idle-stop setting.  Nothing connects to\n"
+	"the VMs: a stopped one shows its last known state.\n\n"
+	"Options:\n"
+	"  --filter EXPR              Compute Engine's filter syntax, e.g. labels.class=ml\n"
+	"                             (AND-ed with the managed label)\n"
+	"  --json                     one JSON array of {name, zone, status, gpu,\n"
+	"                             external_ip, plan, idle_stop}\n"
+	OPT_GCE_HELP;
 
 enum { OPT_FILTER = 0x2000, OPT_JSON };
 
@@ -70,7 +84,7 @@ int cmd_list(int argc, char **argv, char **cause)
 	struct gce_options o = GCE_OPTIONS_INIT;
 	const char *user_filter = NULL;
 	json_t *list = NULL, *inst, *rows = json_array(), *v;
-	char *filter = NULL, *text, *cells[7];
+	char *filter = NULL, *cells[7];
 	struct gce g;
 	int opt, json = 0, r, c;
 	size_t i;
@@ -101,9 +115,8 @@ int cmd_list(int argc, char **argv, char **cause)
 	json_array_foreach(list, i, inst)
 		json_array_append_new(rows, row(inst));
 	if (json) {
-		text = json_dumps(rows, JSON_COMPACT);
-		printf("%s\n", text != NULL ? text : "[]");
-		free(text);
+		cli_json_print(rows);
+		rows = NULL;
 		goto out;
 	}
 	printf("%-20s %-16s %-11s %-22s %-16s %-8s %s\n", "NAME", "ZONE", "STATUS", "GPU",

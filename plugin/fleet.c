@@ -14,7 +14,8 @@
  *
  * Children that stream the VM's events (push, reattach) or answer one JSON object
  * (status) run with --json, so the parent reads structured lines; the others (start,
- * stop, delete) print plain lines, and their last line is their result.
+ * stop, delete) print plain lines, and their last line is their result (with the
+ * fleet's --json, their one JSON object, which the parent passes on with its target).
  */
 #include "fleet.h"
 
@@ -51,7 +52,7 @@
 enum child_output {
 	CHILD_EVENTS,  /* --json: the VM's events, one JSON object a line */
 	CHILD_OBJECT,  /* --json: one JSON object (status) */
-	CHILD_TEXT,    /* plain lines; the last is the result */
+	CHILD_TEXT,    /* plain lines, the last the result; --json: one JSON object */
 };
 
 /*
@@ -81,7 +82,7 @@ enum {
 	FLEET_OPT_JSON,
 	FLEET_OPT_YES,
 	FLEET_OPT_PAYLOAD,
-	FLEET_OPT_VALUE,  /* a command's own option with a value: passed on */
+	FLEET_OPT_PASSED, /* a command's own option (with its value if any): passed on */
 };
 
 /*
@@ -95,7 +96,8 @@ static const struct opt_spec fleet_options[] = {
 	{ "json", 0, 0, FLEET_OPT_JSON },
 	{ "yes", 'y', 0, FLEET_OPT_YES },
 	{ "payload", 'p', 1, FLEET_OPT_PAYLOAD },
-	{ "timeout", 0, 1, FLEET_OPT_VALUE },
+	{ "timeout", 0, 1, FLEET_OPT_PASSED },
+	{ "dry-run", 0, 0, FLEET_OPT_PASSED },
 	{ NULL, 0, 0, 0 },
 };
 
@@ -137,6 +139,7 @@ struct fleet {
 	double last_draw;
 	char *manifest_dir;   /* the private directory of the shared manifest */
 	int identity_given;   /* -i: the VMs' children do not use google_compute_engine */
+	struct ui *json_out;  /* --json: every line written through ui_json (ASCII) */
 };
 
 static const struct fleet_command *find_fleet_command(const char *name)
@@ -368,7 +371,7 @@ int fleet_manifest(const char *dir, struct gg_manifest *m, struct pack_stats *st
 static int prepare_vm_key(struct fleet *f, char **cause)
 {
 	const char *home = getenv("HOME");
-	char *dir = NULL, *path = NULL, *public_key = NULL;
+	char *dir = NULL, *path = NULL, *public_key = NULL, *user = NULL;
 	size_t i;
 	int r = 0;
 
@@ -376,15 +379,21 @@ static int prepare_vm_key(struct fleet *f, char **cause)
 		;
 	if (i == f->count || f->identity_given || !f->cmd->connects)
 		return 0;
+	/* The key's comment is the user name the children use; when only gcloud's account
+	 * gives one (gce_ssh_user), the first child makes the key. */
+	user = gce_ssh_user(NULL);
+	if (user == NULL)
+		return 0;
 	xasprintf(&dir, "%s/.ssh", home != NULL ? home : ".");
 	xasprintf(&path, "%s/google_compute_engine", dir);
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
 		r = gg_fail_errno(cause, GG_EXIT_ERROR, errno, "cannot create '%s'", dir);
 	else
-		r = gce_ssh_key_file(path, &public_key, cause);
+		r = gce_ssh_key_file(path, user, &public_key, cause);
 	free(dir);
 	free(path);
 	free(public_key);
+	free(user);
 	return r;
 }
 
@@ -450,8 +459,6 @@ static int parse(struct fleet *f, int argc, char **argv, char **cause)
 		case FLEET_OPT_PAYLOAD:
 			payload = arg;
 			continue;
-		case OPT_HELP:
-			return gg_fail(cause, GG_EXIT_USAGE, "see 'gcloud-gpu help %s'", f->cmd->name);
 		case OPT_IDENTITY:
 			f->identity_given = 1;
 			break;
@@ -474,6 +481,9 @@ static int parse(struct fleet *f, int argc, char **argv, char **cause)
 		if (s->takes_value)
 			add_arg(&f->shared, &f->nshared, arg);
 	}
+	/* cli_main took -v out of the command line: each child says what it connects to. */
+	for (i = 0; i < (size_t)cli_verbose; i++)
+		add_arg(&f->shared, &f->nshared, "-v");
 	/* The last `trailing` positional arguments are the command's, the others VMs. */
 	if (f->npositional < (size_t)f->cmd->trailing)
 		return gg_fail(cause, GG_EXIT_USAGE, "'%s' needs %d more argument%s (see "
@@ -496,7 +506,10 @@ static int parse(struct fleet *f, int argc, char **argv, char **cause)
 	if (payload != NULL && strcmp(f->cmd->name, "push") != 0)
 		return gg_fail(cause, GG_EXIT_USAGE, "--payload is for push");
 	f->mode = json ? UI_JSON : ui_mode_detect(0);
-	if (f->cmd->output != CHILD_TEXT)
+	if (json)
+		f->json_out = ui_new(UI_JSON);
+	/* start, stop and delete answer one JSON object too when --json asks for it. */
+	if (f->cmd->output != CHILD_TEXT || json)
 		add_arg(&f->shared, &f->nshared, "--json");
 	if (strcmp(f->cmd->name, "delete") == 0) {
 		if (!yes && (!isatty(0) || json))
@@ -662,20 +675,21 @@ static void take_event(struct fleet *f, struct member *m, json_t *obj)
 /* One line of a child's stdout. */
 static void take_out_line(struct fleet *f, struct member *m, char *line)
 {
-	json_t *obj = f->cmd->output != CHILD_TEXT ? json_loads(line, 0, NULL) : NULL, *all;
+	json_t *obj = f->cmd->output != CHILD_TEXT || f->mode == UI_JSON ? json_loads(line, 0, NULL)
+									  : NULL, *all;
 	char *text;
 
 	if (f->mode == UI_JSON) {
 		all = json_pack("{s:s}", "target", m->name);
-		if (json_is_object(obj))
+		if (json_is_object(obj)) {
 			json_object_update(all, obj);
-		else
-			json_object_set_new(all, "msg", json_string(line));
-		text = json_dumps(all, JSON_COMPACT);
-		if (text != NULL)
-			printf("%s\n", text);
-		fflush(stdout);
-		free(text);
+		} else {
+			text = xstrdup(line); /* valid UTF-8 for jansson, no control characters */
+			gg_printable(text, 0);
+			json_object_set_new(all, "msg", json_string(text));
+			free(text);
+		}
+		ui_json(f->json_out, all);
 		json_decref(all);
 	}
 	if (json_is_object(obj) && json_object_get(obj, "type") != NULL) {
@@ -700,8 +714,7 @@ static void take_out_line(struct fleet *f, struct member *m, char *line)
 /* One line of a child's stderr: its notes, and at the end its error. */
 static void take_err_line(struct fleet *f, struct member *m, char *line)
 {
-	static const char prefix[] = "gcloud-gpu: ";
-
+	static const char prefix[] = "gcloud-gpu: ", debug_prefix[] = "gcloud-gpu: debug: ";
 	unsigned long long done, total;
 
 	if (strncmp(line, UPLOAD_PREFIX, sizeof UPLOAD_PREFIX - 1) == 0 &&
@@ -710,7 +723,9 @@ static void take_err_line(struct fleet *f, struct member *m, char *line)
 		m->pct = total > 0 && done <= total ? (int)(done * 100 / total) : 0;
 		return;
 	}
-	if (strncmp(line, prefix, sizeof prefix - 1) == 0) {
+	if (strncmp(line, debug_prefix, sizeof debug_prefix - 1) == 0) {
+		/* -v's lines are neither the child's error nor its state: only passed on. */
+	} else if (strncmp(line, prefix, sizeof prefix - 1) == 0) {
 		set_text(&m->why, line + sizeof prefix - 1);
 	} else {
 		set_text(&m->detail, line);
@@ -994,14 +1009,10 @@ static int summarise(struct fleet *f, char **cause)
 			json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:f}", "target", m->name,
 					      "type", "result", "state", m->state, "exit", m->code,
 					      "seconds", m->ended > m->started ? m->ended - m->started : 0.0);
-			char *text;
 
 			if (m->code != GG_EXIT_OK && m->why != NULL)
 				json_object_set_new(o, "why", json_string(m->why));
-			text = json_dumps(o, JSON_COMPACT);
-			if (text != NULL)
-				printf("%s\n", text);
-			free(text);
+			ui_json(f->json_out, o);
 			json_decref(o);
 		}
 	} else {
@@ -1068,6 +1079,7 @@ static void fleet_release(struct fleet *f)
 		free(f->manifest_dir);
 	}
 	unsetenv(FLEET_ENV_MANIFEST);
+	ui_free(f->json_out);
 }
 
 int fleet_main(const char *command, int argc, char **argv, char **cause)

@@ -17,8 +17,9 @@
  * the parent; the children read it from the file named by FLEET_ENV_MANIFEST instead
  * of walking and hashing the payload again (fleet_manifest).
  *
- * The caller's steps: cli.c asks fleet_wanted for a command that the fleet knows, and
- * hands the whole command line to fleet_main when it says yes.
+ * The caller's steps: cli.c (after it took -h/--help and -v out) asks fleet_wanted for
+ * a command that the fleet knows, and hands the command line to fleet_main when it
+ * says yes.  The commands' help texts end with FLEET_HELP.
  */
 #ifndef GG_FLEET_H
 #define GG_FLEET_H
@@ -33,14 +34,11 @@
 
 /* The help text of the many-target forms, for the fleet commands' --help. */
 #define FLEET_HELP                                                                       \
-	"Many targets (one process each, the worst exit code, a table at the end):\n"     \
+	"\nMany targets (one process each, the worst exit code, a table at the end):\n"     \
 	"  VM VM...  or  --ssh T --ssh T...  or  --filter EXPR\n"                        \
 	"                             several VMs; EXPR in Compute Engine's filter syntax,\n" \
 	"                             e.g. labels.class=ml (only VMs gcloud-gpu created)\n" \
 	"  --parallel N               at most N at once (default 8)\n"
-
-/* The usage line's many-target part, for the command table. */
-#define FLEET_USAGE "| VM... | --filter EXPR [--parallel N]"
 
 /* At most this many children at once unless --parallel says otherwise. */
 #define FLEET_DEFAULT_PARALLEL 8

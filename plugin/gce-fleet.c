@@ -10,8 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "buf.h"
 #include "cli.h"
@@ -33,10 +31,10 @@ char *gce_managed_filter(const char *user_filter)
 	char *filter;
 
 	if (user_filter != NULL)
-		xasprintf(&filter, "labels.%s=%s AND (%s)", GCE_MANAGED_LABEL, GCE_MANAGED_VALUE,
+		xasprintf(&filter, "labels.%s=%s AND (%s)", GCE_LABEL_KEY, GCE_LABEL_VALUE,
 			  user_filter);
 	else
-		xasprintf(&filter, "labels.%s=%s", GCE_MANAGED_LABEL, GCE_MANAGED_VALUE);
+		xasprintf(&filter, "labels.%s=%s", GCE_LABEL_KEY, GCE_LABEL_VALUE);
 	return filter;
 }
 
@@ -292,27 +290,9 @@ static json_t *instance_properties(const struct gce *g, const struct gce_bulk *b
 	}
 	json_object_foreach(b->labels, key, v)
 		json_object_set(labels, key, v);
-	json_object_set_new(labels, GCE_MANAGED_LABEL, json_string(GCE_MANAGED_VALUE));
+	json_object_set_new(labels, GCE_LABEL_KEY, json_string(GCE_LABEL_VALUE));
 	json_object_set_new(labels, BATCH_LABEL, json_string(batch));
 	return props;
-}
-
-/* A label value no other request shares: 16 hex digits from the kernel's random pool. */
-static void batch_id(char out[17])
-{
-	unsigned char raw[8] = { 0 };
-	FILE *f = fopen("/dev/urandom", "rb");
-	int i;
-
-	if (f == NULL || fread(raw, 1, sizeof raw, f) != sizeof raw) {
-		long long t = (long long)time(NULL) ^ ((long long)getpid() << 20);
-
-		memcpy(raw, &t, sizeof raw);
-	}
-	if (f != NULL)
-		fclose(f);
-	for (i = 0; i < 8; i++)
-		snprintf(out + 2 * i, 3, "%02x", raw[i]);
 }
 
 int gce_bulk_create(struct gce *g, const struct gce_bulk *b, json_t **created, char **cause)
@@ -321,7 +301,7 @@ int gce_bulk_create(struct gce *g, const struct gce_bulk *b, json_t **created, c
 	struct gce_bulk spec = *b;
 	json_t *image = NULL, *body = NULL, *zones = NULL, *list = NULL, *inst, *locations, *z;
 	char *gpu = NULL, *path = NULL, *what = NULL, *filter = NULL, *saved_zone = NULL;
-	char batch[17];
+	char batch[37];
 	int r, gpus = b->spec.gpu_count > 0 ? b->spec.gpu_count : 1;
 	size_t i;
 
@@ -356,7 +336,8 @@ int gce_bulk_create(struct gce *g, const struct gce_bulk *b, json_t **created, c
 	r = gce_check_quota(g, gpu, gpus * b->count, b->spec.spot, cause);
 	if (r != 0)
 		goto out;
-	batch_id(batch);
+	/* A label value no other request shares (a UUID is a valid one). */
+	gce_request_id(batch);
 	body = json_pack("{s:i, s:i, s:s, s:o}", "count", b->count, "minCount",
 			 b->min_count > 0 ? b->min_count : b->count, "namePattern", b->spec.name,
 			 "instanceProperties", instance_properties(g, &spec, batch));
@@ -377,8 +358,7 @@ int gce_bulk_create(struct gce *g, const struct gce_bulk *b, json_t **created, c
 	} else {
 		xasprintf(&path, "projects/%s/zones/%s/instances/bulkInsert", g->project, g->zone);
 	}
-	if ((r = gce_call(g, "POST", path, body, &rs, cause)) != 0 ||
-	    (r = gce_operation_wait(g, rs.body, cause)) != 0) {
+	if ((r = gce_mutate(g, "POST", path, body, &rs, cause)) != 0) {
 		gg_fail_wrap(cause, r, "cannot create %d VMs named '%s' (at least %d)", b->count,
 			     b->spec.name, b->min_count > 0 ? b->min_count : b->count);
 		goto out;
@@ -440,14 +420,14 @@ int gce_label_set(struct gce *g, const char *name, const char *key, const char *
 		free(path);
 		xasprintf(&path, "projects/%s/zones/%s/instances/%s/setLabels", g->project, g->zone,
 			  name);
-		r = gce_call(g, "POST", path, body, &rs, cause);
+		/* A 412 (or 409) is the call's own answer, before any operation: the labels
+		 * changed since the get, so read them again (a new request, a new id). */
+		r = gce_mutate(g, "POST", path, body, &rs, cause);
 		if (r != 0 && (rs.status == 412 || rs.status == 409)) {
 			free(*cause);
 			*cause = NULL;
 			continue;
 		}
-		if (r == 0)
-			r = gce_operation_wait(g, rs.body, cause);
 		break;
 	}
 	if (tries == 5)

@@ -13,10 +13,6 @@
 
 #include "gce.h"
 
-/* The label `create` sets on every VM it makes; `list` shows only VMs that carry it. */
-#define GCE_MANAGED_LABEL "gcloud-gpu"
-#define GCE_MANAGED_VALUE "managed"
-
 /*
  * Every instance of g's project that filter matches (the API's filter syntax, e.g.
  * "labels.class=ml"; NULL: all), in zone, or in every zone when zone is NULL
@@ -27,7 +23,8 @@ int gce_instances_list(struct gce *g, const char *zone, const char *filter,
 		       json_t **instances, char **cause);
 
 /*
- * The filter for the VMs gcloud-gpu manages (labels.gcloud-gpu=managed), AND-ed with
+ * The filter for the VMs gcloud-gpu manages (GCE_LABEL_KEY=GCE_LABEL_VALUE, gce.h:
+ * labels.gcloud-gpu=managed), AND-ed with
  * the user's when not NULL; malloc'd.  `list` and many-target commands use it, so that
  * a broad filter never reaches VMs that gcloud-gpu did not create.
  */
@@ -47,8 +44,9 @@ const char *gce_instance_zone(json_t *instance);
 
 /*
  * Set one label of instance name (value NULL: remove it), keeping the others:
- * instances.get for the labels and their fingerprint, then setLabels, again from the
- * get when someone else changed them meanwhile (412).  0, or GG_EXIT_API.
+ * instances.get for the labels and their fingerprint, then setLabels (gce_mutate: with
+ * a requestId, its operation waited for), again from the get when someone else
+ * changed them meanwhile (412).  0, or GG_EXIT_API.
  */
 int gce_label_set(struct gce *g, const char *name, const char *key, const char *value,
 		  char **cause);
@@ -73,7 +71,8 @@ int gce_label_valid(const char *s, int key);
  * Create the VMs with one instances.bulkInsert: the GPU chosen (zonal: as gce_create;
  * regional: the preferred type that any zone of the region offers, and the request
  * restricted to the zones offering it), the image family checked, the GPU quota
- * checked for all count VMs, then the call and its operation.  Every VM carries the
+ * checked for all count VMs, then the call (gce_mutate: one requestId, so that a
+ * retried bulkInsert never makes a second batch) and its operation.  Every VM carries the
  * managed label, the user's labels and a batch label, by which the VMs that were made
  * are then listed.  *created: a new array of {"name", "zone"} (fewer than count when
  * the API placed only min_count..count).  0, or an exit code with *cause set.

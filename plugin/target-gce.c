@@ -35,29 +35,6 @@ static char *take(char **field)
 	return s;
 }
 
-/* The VM name and the flags that name it again, for hints such as "run reattach X". */
-static char *cli_arg(const struct target_args *a)
-{
-	char *s = xstrdup(a->vm), *more;
-
-	if (a->project != NULL) {
-		xasprintf(&more, "%s --project %s", s, a->project);
-		free(s);
-		s = more;
-	}
-	if (a->zone != NULL) {
-		xasprintf(&more, "%s --zone %s", s, a->zone);
-		free(s);
-		s = more;
-	}
-	if (a->internal_ip) {
-		xasprintf(&more, "%s --internal-ip", s);
-		free(s);
-		s = more;
-	}
-	return s;
-}
-
 int target_resolve_gce(const struct target_args *a, struct target *t, char **cause)
 {
 	struct gce_options o = GCE_OPTIONS_INIT;
@@ -71,7 +48,6 @@ int target_resolve_gce(const struct target_args *a, struct target *t, char **cau
 	if ((r = gce_resolve_target(a->vm, &o, &g, cause)) != 0)
 		return r;
 	t->name = xstrdup(a->vm);
-	t->cli_arg = cli_arg(a);
 	t->is_gce = 1;
 	t->gce_project = a->project != NULL ? xstrdup(a->project) : NULL;
 	t->gce_zone = a->zone != NULL ? xstrdup(a->zone) : NULL;
