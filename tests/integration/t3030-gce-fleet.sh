@@ -28,7 +28,7 @@ test_expect_success 'create class-#### --count 3: one bulkInsert, labelled, the 
 	[ "$(body "b[\"instanceProperties\"][\"labels\"][\"gcloud-gpu\"]")" = managed ] &&
 	[ "$(body "b[\"instanceProperties\"][\"labels\"][\"class\"]")" = ml ] &&
 	[ "$(body "b[\"instanceProperties\"][\"machineType\"]")" = n1-standard-8 ] &&
-	[ "$(body "b[\"instanceProperties\"][\"guestAccelerators\"][0][\"acceleratorType\"]")" = nvidia-tesla-k80 ] &&
+	[ "$(body "b[\"instanceProperties\"][\"guestAccelerators\"][0][\"acceleratorType\"]")" = nvidia-tesla-t4 ] &&
 	[ "$(body "\"name\" in b[\"instanceProperties\"]")" = False ] &&
 	test_grep "^created 3 of 3 VMs:" out &&
 	for n in 1 2 3; do test_grep "^  class-000$n  us-central1-a" out || return 1; done &&
@@ -124,7 +124,7 @@ test_expect_success 'stop --filter: every match stopped in its own zone, one tab
 
 test_expect_success 'a filter that matches nothing: usage error, nothing done' '
 	{ gg stop --filter labels.class=none 2>err; [ $? = 2 ]; } &&
-	test_grep "no VM that gcloud-gpu created in project .project_name. matches the filter" err
+	test_grep "no VM that gcloud-gpu created in project .project-name. matches the filter" err
 '
 
 test_expect_success 'push records the plan state as a label; list shows it' '
