@@ -47,7 +47,8 @@ Scenario keys (all optional):
                     than minCount fails the operation and creates none, as the API does
 
 instances.list and aggregatedList take a filter of AND-ed terms KEY=VALUE, KEY:VALUE or
-KEY!=VALUE (KEY dotted: labels.class, name, status, zone), parentheses ignored; any
+KEY!=VALUE (KEY dotted: labels.class, name, status, zone), parentheses ignored, or the
+older single "KEY eq|ne REGEX" (gcloud's config-ssh sends "status eq RUNNING"); any
 other filter is refused with 400, as the API refuses what it cannot parse.
 bulkInsert (zonal or regional) names the VMs from namePattern (its run of '#' a
 zero-padded number, after the highest one already taken), puts a regional one in the
@@ -82,8 +83,24 @@ API = "/compute/v1/"
 ZONE_LINK = "https://www.googleapis.com/compute/v1/projects/project_name/zones/%s"
 
 
+def field(inst, key):
+    value = inst
+    for k in key.split("."):
+        value = value.get(k) if isinstance(value, dict) else None
+    if key == "zone" and value:
+        value = value.rsplit("/", 1)[-1]
+    return value
+
+
 def filter_matches(inst, text):
     """The fake's subset of the API's filter syntax; ValueError for anything else."""
+    # The older "FIELD eq|ne REGEX" form, which gcloud still sends (config-ssh).
+    m = re.match(r'^\s*([A-Za-z][\w.]*)\s+(eq|ne)\s+(\S+)\s*$', text or "")
+    if m:
+        key, op, want = m.groups()
+        value = field(inst, key)
+        equal = value is not None and re.fullmatch(want, str(value)) is not None
+        return equal == (op == "eq")
     for term in (text or "").replace("(", " ").replace(")", " ").split():
         if term == "AND":
             continue
@@ -91,11 +108,7 @@ def filter_matches(inst, text):
         if not m:
             raise ValueError(term)
         key, op, want = m.groups()
-        value = inst
-        for k in key.split("."):
-            value = value.get(k) if isinstance(value, dict) else None
-        if key == "zone" and value:
-            value = value.rsplit("/", 1)[-1]
+        value = field(inst, key)
         equal = value is not None and str(value) == want
         if equal != (op != "!="):
             return False
