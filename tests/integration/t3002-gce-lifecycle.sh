@@ -29,7 +29,7 @@ test_expect_success 'delete wants --yes without a terminal' '
 	fake_scenario "{\"instance\": {\"disks\": [{\"boot\": true, \"autoDelete\": true,
 	  \"source\": \"https://www.googleapis.com/compute/v1/projects/p/zones/z/disks/node-name\"}]}}" &&
 	{ "$GG_CLI" delete node-name </dev/null 2>err; [ $? = 2 ]; } && test_grep "[-]-yes" err &&
-	"$GG_CLI" delete node-name --yes >out && test_grep "deleted .node-name. and its boot disk" out
+	"$GG_CLI" delete node-name --yes >out && test_grep "node-name is deleted: the VM .node-name. in project .project-name., zone .us-central1-a., with its disk .node-name." out
 '
 
 test_expect_success '404: not found, names the flags to check' '

@@ -24,16 +24,16 @@ test_expect_success '9: delete checks the VM before it asks: a missing VM is a 4
 
 test_expect_success '9: without a terminal delete names project, zone and disks, and wants --yes' '
 	{ "$GG_CLI" delete node-name </dev/null 2>err; [ $? = 2 ]; } &&
-	test_grep "VM .node-name. in project .project_name., zone .us-central1-a., with its disk .node-name. loses what is on it: pass --yes" err
+	test_grep "VM .node-name. in project .project-name., zone .us-central1-a., with its disk .node-name. loses what is on it: pass --yes" err
 '
 
 test_expect_success '9: on a terminal delete asks, naming them; anything but yes keeps the VM' '
 	echo no >answers &&
 	{ python3 "$PTY" screen answers -- "$GG_CLI" delete node-name; [ $? = 2 ]; } &&
-	test_grep "Delete the VM .node-name. in project .project_name., zone .us-central1-a., with its disk .node-name.? .*Type yes:" screen &&
+	test_grep "Delete the VM .node-name. in project .project-name., zone .us-central1-a., with its disk .node-name.? .*Type yes:" screen &&
 	test_grep "not deleting" screen && "$GG_CLI" start node-name >/dev/null &&
 	echo yes >answers && python3 "$PTY" screen answers -- "$GG_CLI" delete node-name &&
-	test_grep "node-name is deleted: the VM .node-name. in project .project_name." screen
+	test_grep "node-name is deleted: the VM .node-name. in project .project-name." screen
 '
 
 test_expect_success '9: a bad VM name and a too small disk are refused here, exit 2, no API call' '
