@@ -4,7 +4,8 @@
 # first, a partial success reported by name, minCount not met refused), a regional one
 # picks a GPU type some zone of the region offers and only those zones; `list` shows
 # the managed VMs with a filter over every page; `stop --filter` acts on each match in
-# its own zone; push records the plan's state as a label that list shows.
+# its own zone, and with --json each VM's own object after its target; -v reaches
+# every child; push records the plan's state as a label that list shows.
 . "$(dirname "$0")/lib-cli.sh"
 . "$GG_SOURCE_DIR/tests/gce/lib-gce.sh"
 
@@ -122,6 +123,22 @@ test_expect_success 'stop --filter: every match stopped in its own zone, one tab
 	for n in 1 2 3; do grep -q "^ml-0$n *done " out || return 1; done
 '
 
+test_expect_success 'start --filter --json: each VM'"'"'s own result object after its target, ASCII' '
+	gg start --filter labels.class=ml --json >out 2>err &&
+	python3 - out <<-"PY"
+	import json, sys
+	data = open(sys.argv[1], "rb").read()
+	assert all(b < 0x80 for b in data), data
+	objs = [json.loads(line) for line in data.decode().splitlines()]
+	assert all(list(o)[0] == "target" for o in objs), objs
+	started = {o["target"]: o for o in objs if o.get("status") == "RUNNING"}
+	assert sorted(started) == ["ml-01", "ml-02", "ml-03"], objs
+	assert all(o["name"] == t for t, o in started.items()), objs
+	results = [o for o in objs if o.get("type") == "result"]
+	assert len(results) == 3 and all(o["exit"] == 0 for o in results), objs
+	PY
+'
+
 test_expect_success 'a filter that matches nothing: usage error, nothing done' '
 	{ gg stop --filter labels.class=none 2>err; [ $? = 2 ]; } &&
 	test_grep "no VM that gcloud-gpu created in project .project-name. matches the filter" err
@@ -149,7 +166,13 @@ test_expect_success 'status over four VMs at once from a fresh home: one key mad
 	gg status --filter labels.class=st >out 2>err &&
 	[ "$(grep -c "^st-[1-4] *done " out)" = 4 ] &&
 	[ "$(grep -c "^compute\.[0-9]* $HOST_TYPE $HOST_BLOB$" "$HOME/.ssh/google_compute_known_hosts")" = 4 ] &&
-	[ "$(grep -c . "$HOME/.ssh/google_compute_engine.pub")" = 1 ]
+	[ "$(grep -c . "$HOME/.ssh/google_compute_engine.pub")" = 1 ] &&
+	gg -v status --filter labels.class=st >out 2>err &&
+	[ "$(grep -c "^st-[1-4] *done " out)" = 4 ] &&
+	grep -q "^st-1: gcloud-gpu: debug: running .helper status" err &&
+	grep -q "^st-2: gcloud-gpu: debug: running .helper status" err &&
+	grep -q "^st-3: gcloud-gpu: debug: running .helper status" err &&
+	grep -q "^st-4: gcloud-gpu: debug: running .helper status" err
 '
 
 test_done
