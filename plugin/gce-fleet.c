@@ -233,9 +233,11 @@ static int choose_regional_gpu(struct gce *g, const char *region, const char *wa
 		json_object_foreach(offered, zone, names)
 			if (pick == NULL && offers(names, pref[p]))
 				pick = pref[p];
+	/* Else any type a zone offers that the single create would pick by itself too. */
 	json_object_foreach(offered, zone, names)
-		if (wanted == NULL && pick == NULL && json_array_size(names) > 0)
-			pick = json_string_value(json_array_get(names, 0));
+		json_array_foreach(names, i, v)
+			if (wanted == NULL && pick == NULL && gce_gpu_pickable(json_string_value(v)))
+				pick = json_string_value(v);
 	if (pick == NULL) {
 		r = gg_fail(cause, GG_EXIT_USAGE, "no zone of region '%s' offers %s%s%s: pick "
 			    "another with --gpu or --region (it offers: %s)", region,

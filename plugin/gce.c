@@ -1480,3 +1480,9 @@ const char *const *gce_gpu_preference(void)
 {
 	return gpu_preference;
 }
+
+int gce_gpu_pickable(const char *type)
+{
+	return strstr(type, "vws") == NULL &&
+	       (gpu_model(type) == NULL || gpu_model(type)->machines[0].machine != NULL);
+}

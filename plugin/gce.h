@@ -290,4 +290,10 @@ int gce_choose_gpu(struct gce *g, const char *wanted, char **chosen, char **caus
 int gce_check_quota(struct gce *g, const char *gpu, int count, int spot, char **cause);
 const char *const *gce_gpu_preference(void);
 
+/*
+ * Whether type may be chosen when the user named none: not a workstation (-vws) type
+ * and not one kept without machine types (the K80, past its end of life).
+ */
+int gce_gpu_pickable(const char *type);
+
 #endif

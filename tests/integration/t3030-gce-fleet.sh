@@ -81,6 +81,14 @@ test_expect_success 'regional with a GPU no zone offers: usage error naming what
 	test_grep "nvidia-tesla-k80, nvidia-tesla-t4" err
 '
 
+test_expect_success 'regional without --gpu never picks the end-of-life K80 by itself' '
+	fake_scenario "{$QUOTA, \"zone_accelerators\": {\"us-central1-a\": [\"nvidia-tesla-k80\"], \"us-central1-b\": [\"nvidia-tesla-k80\"]}}" &&
+	fake_log_reset &&
+	{ gg create "r-##" --count 2 --region us-central1 2>err; [ $? = 2 ]; } &&
+	test_grep "no zone of region .us-central1. offers a GPU" err &&
+	[ "$(fake_requests "POST")" = 0 ]
+'
+
 test_expect_success 'bad input: no # in the name, --min-count above --count, a bad label' '
 	{ gg create plain --count 2 2>err; [ $? = 2 ]; } && test_grep "has no .#." err &&
 	{ gg create "a-##" --count 2 --min-count 3 2>err; [ $? = 2 ]; } && test_grep "more than --count" err &&
