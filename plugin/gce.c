@@ -1086,8 +1086,8 @@ static int choose_gpu(struct gce *g, const char *wanted, char **chosen, char **c
 		if (n == NULL || strstr(n, "vws") != NULL) /* workstation variants need a licence */
 			continue;
 		/* A type kept in the table without machine types (the K80: end of life) is
-		 * never picked unless named. */
-		if (wanted == NULL && gpu_model(n) != NULL && gpu_model(n)->machines[0].machine == NULL)
+		 * never picked unless named (gce_gpu_pickable, the regional create's rule too). */
+		if (wanted == NULL && !gce_gpu_pickable(n))
 			continue;
 		if (first == NULL)
 			first = n;
