@@ -48,7 +48,7 @@ reattached() {
 	test_grep "^\[80-verify\] skipped" "$TEST_DIR/reattach$1.out" &&
 	test_grep "^done: the plan finished" "$TEST_DIR/reattach$1.out" &&
 	"$GG_CLI" status "${VM_TARGET[@]}" >"$TEST_DIR/status$1" 2>&1 &&
-	test_grep "^jupyter  answers" "$TEST_DIR/status$1"
+	test_grep "^jupyter  *answers" "$TEST_DIR/status$1"
 }
 
 # Tunnel: `gcloud-gpu tunnel --port 0` in the background; TUNNEL_URL is what it prints.
@@ -88,8 +88,8 @@ test_expect_success 'the container runs with its restart policy, on loopback onl
 	test_grep "^true unless-stopped$" "$TEST_DIR/inspect" &&
 	[ "$(vm_ssh docker port gcloud-gpu-jupyter 8888/tcp)" = 127.0.0.1:8888 ] &&
 	"$GG_CLI" status "${VM_TARGET[@]}" >"$TEST_DIR/status" 2>&1 &&
-	test_grep "^state    done" "$TEST_DIR/status" &&
-	test_grep "^jupyter  answers" "$TEST_DIR/status"
+	test_grep "^plan  *done" "$TEST_DIR/status" &&
+	test_grep "^jupyter  *answers" "$TEST_DIR/status"
 '
 
 test_expect_success 'through the tunnel, Chromium shows the notebook list with the token, the login page without' '
