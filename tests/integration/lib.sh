@@ -75,10 +75,17 @@ say() {
 # test_expect_success DESCRIPTION BODY: run BODY in this shell, as git's tests do, so
 # that harness state it changes (a restarted sshd's PID) stays tracked.  Chain the
 # commands of a body with && : its status is the status of the chain.
+# A body runs inside a function of its own: a `return 1` in it (a loop's `|| return 1`)
+# ends the body as a failure, where a bare eval here would return from
+# test_expect_success itself, and the case would be neither ok nor not ok.
+test_run_body() {
+	eval "$1"
+}
+
 test_expect_success() {
 	local description=$1 body=$2 rc
 	test_count=$((test_count + 1))
-	eval "$body" >"$TEST_DIR/test-$test_count.out" 2>&1
+	test_run_body "$body" >"$TEST_DIR/test-$test_count.out" 2>&1
 	rc=$?
 	if [ "$rc" -eq 0 ]; then
 		echo "ok $test_count - $description"

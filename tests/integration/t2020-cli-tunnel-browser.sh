@@ -15,7 +15,8 @@ python3 "$TOOL" echo "$echo_port" >/dev/null 2>&1 &
 test_track_pid $!
 wait_for_port "$echo_port" 100 || { echo "the echo server did not start"; exit 1; }
 local_port=$(free_port)
-gg tunnel "${TARGET[@]}" --port "$local_port" --remote-port "$echo_port" >"$TEST_DIR/tun.out" 2>&1 &
+# The CLI itself, not the gg function: $! must be its PID, for the stop by PID.
+"$GG_CLI" tunnel "${TARGET[@]}" --port "$local_port" --remote-port "$echo_port" >"$TEST_DIR/tun.out" 2>&1 &
 TUNNEL_PID=$!
 test_track_pid "$TUNNEL_PID"
 # Its "forwarding" line, not a probe connection: every connection counts here.
