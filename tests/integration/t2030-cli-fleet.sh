@@ -191,6 +191,14 @@ test_expect_success '^C: every target stops following, exit 7, each named with h
 	[ "$(grep -c "^$SSHD_USER@127.0.0.1:[0-9]* *done " "$TEST_DIR/re.out")" -eq 2 ]
 '
 
+test_expect_success 'push --dry-run over many: each VM is asked, as a dry run, nothing sent' '
+	ssh_args a b &&
+	gg push "${SSH_ARGS[@]}" "${KEYS[@]}" --payload "$TEST_DIR/recipe" --dry-run --json \
+		>"$TEST_DIR/dry.json" 2>"$TEST_DIR/dry.err" &&
+	[ "$(grep -c "\"send\": *\[" "$TEST_DIR/dry.json")" -eq 2 ] &&
+	! grep -q "\"type\": *\"plan\"" "$TEST_DIR/dry.json"
+'
+
 test_expect_success 'bad input says what is wrong: --parallel 0, --yes for push, no target' '
 	ssh_args a b &&
 	{ gg push "${SSH_ARGS[@]}" --parallel 0 2>"$TEST_DIR/u1.err"; [ $? -eq 2 ]; } &&
