@@ -107,13 +107,14 @@ int gg_root_prepare(const char *root, char **cause)
 	return 0;
 }
 
-int gg_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
-			 char **cause)
+static int write_atomic(const char *path, const void *data, size_t len, mode_t mode,
+			int unique, char **cause)
 {
 	char *tmp = NULL, *dir = NULL, *slash;
 	int fd = -1, r = GG_HELPER_SYSTEM;
 
-	if (asprintf(&tmp, "%s.tmp", path) < 0 || (dir = strdup(path)) == NULL) {
+	if (asprintf(&tmp, unique ? "%s.tmp-XXXXXX" : "%s.tmp", path) < 0 ||
+	    (dir = strdup(path)) == NULL) {
 		gg_fail(cause, r, "out of memory");
 		goto out;
 	}
@@ -122,9 +123,18 @@ int gg_write_file_atomic(const char *path, const void *data, size_t len, mode_t 
 		strcpy(dir, ".");
 	else
 		*slash = '\0';
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+	fd = unique ? mkostemp(tmp, O_CLOEXEC)
+		    : open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
 	if (fd < 0) {
 		gg_fail_errno(cause, r, errno, "cannot create '%s'", tmp);
+		if (unique) { /* nothing was made under the template's name */
+			free(tmp);
+			tmp = NULL;
+		}
+		goto out;
+	}
+	if (unique && fchmod(fd, mode) != 0) {
+		gg_fail_errno(cause, r, errno, "cannot set the mode of '%s'", tmp);
 		goto out;
 	}
 	if (gg_write_all(fd, data, len) != 0 || fsync(fd) != 0) {
@@ -152,6 +162,18 @@ out:
 	free(tmp);
 	free(dir);
 	return r;
+}
+
+int gg_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
+			 char **cause)
+{
+	return write_atomic(path, data, len, mode, 0, cause);
+}
+
+int gg_write_file_unique(const char *path, const void *data, size_t len, mode_t mode,
+			 char **cause)
+{
+	return write_atomic(path, data, len, mode, 1, cause);
 }
 
 int gg_read_fd(int fd, const char *name, size_t max, struct gg_buf *out, char **cause)

@@ -35,9 +35,17 @@ int gg_fsync_dir(const char *path, char **cause);
 
 /*
  * Replace path with data: write "<path>.tmp", fsync, rename over path, fsync the
- * directory.  Mode is the new file's (0600 for everything the helper keeps).
+ * directory.  Mode is the new file's (0600 for everything the helper keeps).  For
+ * files only the lock holder writes (state.json, the boot unit).
  */
 int gg_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
+			 char **cause);
+/*
+ * The same through a unique temporary name ("<path>.tmp-XXXXXX"), for files that
+ * two commands may write at once (the idle-stop units and setting): each writes its
+ * own temporary file, and the last rename wins whole.
+ */
+int gg_write_file_unique(const char *path, const void *data, size_t len, mode_t mode,
 			 char **cause);
 
 /*

@@ -27,6 +27,8 @@ static const struct helper_command commands[] = {
 	{ "ensure", cmd_ensure, "[--from SEQ]", "run the last plan again (every check); follow" },
 	{ "status", cmd_status, "", "the plan, each step's state, boot id, last seq as JSON" },
 	{ "run", cmd_run, "", "(internal) the step runner that apply starts detached" },
+	{ "idle-set", cmd_idle_set, "SECONDS|off [--if-unset]", "power off after SECONDS idle (a timer checks every minute)" },
+	{ "idle-check", cmd_idle_check, "", "(the timer's) is the VM idle? log it; warn, power off" },
 };
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
 
@@ -38,7 +40,7 @@ static void usage(FILE *f)
 		   "The VM side of gcloud-gpu: runs as root, driven over SSH by the gcloud-gpu CLI.\n"
 		   "Commands:\n");
 	for (i = 0; i < COMMAND_COUNT; i++)
-		fprintf(f, "  %-8s %-24s %s\n", commands[i].name, commands[i].usage,
+		fprintf(f, "  %-10s %-24s %s\n", commands[i].name, commands[i].usage,
 			commands[i].about);
 	fprintf(f, "\nEnvironment:\n"
 		   "  %-24s state root (default %s)\n"

@@ -452,17 +452,6 @@ static int set_step_state(struct runner *rn, json_t *step, const char *state, ch
 	return set_state(rn, json_string_value(json_object_get(rn->state, "state")), cause);
 }
 
-static char *unit_dir(void)
-{
-	const char *env = getenv(GG_ENV_UNIT_DIR);
-
-	if (env != NULL && env[0] != '\0')
-		return strdup(env);
-	if (access("/run/systemd/system", F_OK) != 0)
-		return NULL;
-	return strdup("/etc/systemd/system");
-}
-
 /*
  * The boot unit: a oneshot service, enabled the way `systemctl enable` does it (a
  * link in multi-user.target.wants), that starts `run` once after the reboot.
@@ -472,7 +461,7 @@ static int install_boot_unit(struct runner *rn, char **cause)
 	static const char *const pass[] = { GG_ENV_ROOT, GG_ENV_BOOT_ID_FILE, GG_ENV_REBOOT_COMMAND,
 					    GG_ENV_UNIT_DIR, GG_ENV_REBOOT_WAIT };
 	struct gg_buf unit = GG_BUF_INIT;
-	char *dir = unit_dir(), *path = NULL, *wants = NULL, *link = NULL;
+	char *dir = gg_units_dir();
 	size_t i;
 	int r = 0;
 
@@ -486,51 +475,18 @@ static int install_boot_unit(struct runner *rn, char **cause)
 		if (getenv(pass[i]) != NULL)
 			gg_buf_addf(&unit, "Environment=\"%s=%s\"\n", pass[i], getenv(pass[i]));
 	gg_buf_addstr(&unit, "\n[Install]\nWantedBy=multi-user.target\n");
-	if (asprintf(&path, "%s/%s", dir, GG_UNIT_NAME) < 0 ||
-	    asprintf(&wants, "%s/multi-user.target.wants", dir) < 0 ||
-	    asprintf(&link, "%s/%s", wants, GG_UNIT_NAME) < 0) {
-		r = gg_fail(cause, GG_HELPER_SYSTEM, "out of memory");
-		goto out;
-	}
-	if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
-		r = gg_fail_errno(cause, GG_HELPER_SYSTEM, errno, "cannot create '%s'", dir);
-		goto out;
-	}
-	if ((r = gg_write_file_atomic(path, unit.data, unit.len, 0644, cause)) != 0)
-		goto out;
-	if (mkdir(wants, 0755) != 0 && errno != EEXIST) {
-		r = gg_fail_errno(cause, GG_HELPER_SYSTEM, errno, "cannot create '%s'", wants);
-		goto out;
-	}
-	unlink(link);
-	if (symlink(path, link) != 0) {
-		r = gg_fail_errno(cause, GG_HELPER_SYSTEM, errno, "cannot enable '%s'", path);
-		goto out;
-	}
-	r = gg_fsync_dir(wants, cause);
-out:
+	r = gg_unit_install(dir, GG_UNIT_NAME, unit.data, "multi-user.target", 0, cause);
 	gg_buf_release(&unit);
 	free(dir);
-	free(path);
-	free(wants);
-	free(link);
 	return r;
 }
 
 static void remove_boot_unit(void)
 {
-	char *dir = unit_dir(), *path = NULL;
+	char *dir = gg_units_dir();
 
-	if (dir == NULL)
-		return;
-	if (asprintf(&path, "%s/multi-user.target.wants/%s", dir, GG_UNIT_NAME) >= 0) {
-		unlink(path);
-		free(path);
-	}
-	if (asprintf(&path, "%s/%s", dir, GG_UNIT_NAME) >= 0) {
-		unlink(path);
-		free(path);
-	}
+	if (dir != NULL)
+		gg_unit_remove(dir, GG_UNIT_NAME, "multi-user.target");
 	free(dir);
 }
 

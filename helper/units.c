@@ -1,0 +1,118 @@
+/*
+ * units.c: writing, enabling and removing the helper's systemd units (units.h).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "fsutil.h"
+#include "protocol.h"
+#include "units.h"
+
+extern char **environ;
+
+char *gg_units_dir(void)
+{
+	const char *env = getenv(GG_ENV_UNIT_DIR);
+
+	if (env != NULL && env[0] != '\0')
+		return strdup(env);
+	if (access("/run/systemd/system", F_OK) != 0)
+		return NULL;
+	return strdup("/etc/systemd/system");
+}
+
+int gg_units_live(void)
+{
+	const char *env = getenv(GG_ENV_UNIT_DIR);
+
+	return (env == NULL || env[0] == '\0') && access("/run/systemd/system", F_OK) == 0;
+}
+
+int gg_unit_install(const char *dir, const char *name, const char *text, const char *wanted_by,
+		    int shared, char **cause)
+{
+	char *path = NULL, *wants = NULL, *link = NULL;
+	int r = 0;
+
+	if (asprintf(&path, "%s/%s", dir, name) < 0 ||
+	    (wanted_by != NULL && (asprintf(&wants, "%s/%s.wants", dir, wanted_by) < 0 ||
+				   asprintf(&link, "%s/%s", wants, name) < 0))) {
+		r = gg_fail(cause, GG_HELPER_SYSTEM, "out of memory");
+		goto out;
+	}
+	if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+		r = gg_fail_errno(cause, GG_HELPER_SYSTEM, errno, "cannot create '%s'", dir);
+		goto out;
+	}
+	r = shared ? gg_write_file_unique(path, text, strlen(text), 0644, cause)
+		   : gg_write_file_atomic(path, text, strlen(text), 0644, cause);
+	if (r != 0 ||
+	    wanted_by == NULL)
+		goto out;
+	if (mkdir(wants, 0755) != 0 && errno != EEXIST) {
+		r = gg_fail_errno(cause, GG_HELPER_SYSTEM, errno, "cannot create '%s'", wants);
+		goto out;
+	}
+	/* Two installs at once make the same link: the second one's EEXIST is no failure. */
+	if (unlink(link) != 0 && errno != ENOENT) {
+		r = gg_fail_errno(cause, GG_HELPER_SYSTEM, errno, "cannot replace '%s'", link);
+		goto out;
+	}
+	if (symlink(path, link) != 0 && errno != EEXIST) {
+		r = gg_fail_errno(cause, GG_HELPER_SYSTEM, errno, "cannot enable '%s'", path);
+		goto out;
+	}
+	r = gg_fsync_dir(wants, cause);
+out:
+	free(path);
+	free(wants);
+	free(link);
+	return r;
+}
+
+void gg_unit_remove(const char *dir, const char *name, const char *wanted_by)
+{
+	char *path = NULL;
+
+	if (wanted_by != NULL && asprintf(&path, "%s/%s.wants/%s", dir, wanted_by, name) >= 0) {
+		unlink(path);
+		free(path);
+	}
+	if (asprintf(&path, "%s/%s", dir, name) >= 0) {
+		unlink(path);
+		free(path);
+	}
+}
+
+int gg_systemctl(const char *const args[])
+{
+	const char *argv[8] = { "/bin/systemctl" };
+	size_t i;
+	int status;
+	pid_t pid;
+
+	if (!gg_units_live())
+		return 0;
+	for (i = 0; args[i] != NULL && i + 2 < sizeof argv / sizeof argv[0]; i++)
+		argv[i + 1] = args[i];
+	argv[i + 1] = NULL;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		signal(SIGPIPE, SIG_DFL);
+		execve(argv[0], (char *const *)argv, environ);
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) != pid)
+		if (errno != EINTR)
+			return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
