@@ -16,11 +16,12 @@
 
 const struct cli_command cli_commands[] = {
 	{ "help", cmd_help, "[COMMAND]", "show help for gcloud-gpu or one command" },
-	{ "push", cmd_push, "TARGET [--payload DIR] [--json]", "set up the target and show its progress" },
+	{ "push", cmd_push, "TARGET [--payload DIR] [--idle-stop DURATION|off] [--json]", "set up the target and show its progress" },
 	{ "logs", cmd_logs, "TARGET [-f] [--since SEQ|last] [--json]", "show the VM's event log" },
 	{ "reattach", cmd_reattach, "TARGET", "pick up a target after a restart or a dropped link" },
 	{ "status", cmd_status, "TARGET [--json]", "the plan, each step, the GPU and Jupyter" },
 	{ "tunnel", cmd_tunnel, "TARGET [--port N]", "forward a local port to Jupyter on the VM" },
+	{ "idle-stop", cmd_idle_stop, "TARGET DURATION|off", "power the VM off after DURATION unused (45m, 2h)" },
 	{ "create", cmd_create, "NAME [--gpu TYPE] [--gpu-count N] [--machine-type M] "
 	  "[--image-family F] [--disk-gb N] [--spot] " GCE_OPTIONS_USAGE,
 	  "create a GPU VM on Compute Engine (quota checked first)" },

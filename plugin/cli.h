@@ -46,6 +46,7 @@ int cmd_logs(int argc, char **argv, char **cause);
 int cmd_reattach(int argc, char **argv, char **cause);
 int cmd_status(int argc, char **argv, char **cause);
 int cmd_tunnel(int argc, char **argv, char **cause);
+int cmd_idle_stop(int argc, char **argv, char **cause);
 int cmd_create(int argc, char **argv, char **cause);
 int cmd_start(int argc, char **argv, char **cause);
 int cmd_stop(int argc, char **argv, char **cause);

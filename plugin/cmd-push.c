@@ -18,6 +18,7 @@
 #include "clock.h"
 #include "error.h"
 #include "hash.h"
+#include "idle-stop.h"
 #include "opts.h"
 #include "pack.h"
 #include "protocol.h"
@@ -33,15 +34,19 @@
 	"Options:\n"                                                                        \
 	"  -p, --payload DIR          the recipe to push (default: the one shipped)\n"     \
 	"  --json                     print the VM's events as JSON lines, unchanged\n"     \
-	"  --timeout SECONDS          give up following after this long (default 7200)\n"
+	"  --timeout SECONDS          give up following after this long (default 7200)\n"   \
+	"  --idle-stop DURATION|off   power the VM off after DURATION unused (45m, 2h;\n"   \
+	"                             default: 60m on a VM made by 'gcloud-gpu create',\n" \
+	"                             off elsewhere; see 'gcloud-gpu idle-stop')\n"
 
-enum { OPT_PAYLOAD = OPT_COMMAND, OPT_JSON, OPT_TIMEOUT };
+enum { OPT_PAYLOAD = OPT_COMMAND, OPT_JSON, OPT_TIMEOUT, OPT_IDLE_STOP };
 
 static const struct opt_spec push_options[] = {
 	OPT_TARGET_SPECS,
 	{ "payload", 'p', 1, OPT_PAYLOAD },
 	{ "json", 0, 0, OPT_JSON },
 	{ "timeout", 0, 1, OPT_TIMEOUT },
+	{ "idle-stop", 0, 1, OPT_IDLE_STOP },
 	{ NULL, 0, 0, 0 },
 };
 
@@ -310,7 +315,7 @@ int cmd_push(int argc, char **argv, char **cause)
 	struct ui *ui = NULL;
 	const char *payload_arg = NULL, *arg;
 	char *payload = NULL, sha[GG_SHA256_HEX_SIZE], *apply = NULL;
-	long timeout = 7200;
+	long timeout = 7200, idle_stop = -1;
 	double deadline;
 	enum opt_result res;
 	int id, json = 0, rc;
@@ -329,6 +334,9 @@ int cmd_push(int argc, char **argv, char **cause)
 			json = 1;
 		else if (res == OPT_OPTION && id == OPT_TIMEOUT) {
 			if (opt_number("timeout", arg, 30L * 24 * 3600, &timeout, cause) != 0)
+				return GG_EXIT_USAGE;
+		} else if (res == OPT_OPTION && id == OPT_IDLE_STOP) {
+			if (opt_idle_period(arg, &idle_stop, cause) != 0)
 				return GG_EXIT_USAGE;
 		} else if ((rc = opt_target(&ta, res, id, arg, cause)) != 0)
 			return rc;
@@ -353,6 +361,14 @@ int cmd_push(int argc, char **argv, char **cause)
 		goto out;
 	/* The first connect fails fast; reconnects on the way wait until the deadline. */
 	r.deadline = deadline;
+	/*
+	 * Idle stop before the plan: a push that fails half-way leaves a VM that costs
+	 * as much as a working one.  While the plan runs, the check counts it as use.
+	 */
+	if (idle_stop >= 0 && (rc = idle_stop_apply(&r, idle_stop, 0, cause)) != 0)
+		goto out;
+	if (idle_stop < 0)
+		idle_stop_default(&r);
 	if ((rc = upload(&r, payload, &m, &manifest, sha, deadline, cause)) != 0)
 		goto out;
 	memcpy(r.seen.plan, sha, sizeof r.seen.plan);

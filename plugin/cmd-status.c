@@ -1,7 +1,7 @@
 /*
  * cmd-status.c: `gcloud-gpu status TARGET`: the plan and each step's state (helper
- * `status`), the machine and GPU facts (helper `probe`), and whether Jupyter answers
- * on the VM's loopback.
+ * `status`), the machine and GPU facts (helper `probe`), whether Jupyter answers
+ * on the VM's loopback, and the idle stop (its setting and the time left).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +43,39 @@ static json_t *jupyter_answers(struct remote *r)
 	v = json_boolean(status == 0 && strncmp(out.data, "200", 3) == 0);
 	gg_buf_release(&out);
 	return v;
+}
+
+/*
+ * The idle stop as the helper's status reports it (cmd-idle.c): off, or the period,
+ * what the last check found and, while the VM is quiet, when it powers off.  The
+ * reason is the VM's text: cleaned before it reaches the terminal.
+ */
+static void print_idle(json_t *idle)
+{
+	json_int_t period = json_integer_value(json_object_get(idle, "period"));
+	json_t *stop_in = json_object_get(idle, "stop_in");
+	const char *verdict = json_string_value(json_object_get(idle, "verdict"));
+	char *reason = xstrdup(json_string_value(json_object_get(idle, "reason")) != NULL
+				       ? json_string_value(json_object_get(idle, "reason")) : "");
+
+	gg_printable(reason, 0);
+	if (!json_is_object(idle) || period <= 0) {
+		printf("idle     stop off: the VM runs until stopped\n");
+	} else {
+		printf("idle     stop after %lld min without use%s\n", (long long)(period + 59) / 60,
+		       json_is_true(json_object_get(idle, "timer")) ? "" : " (its timer is missing)");
+		if (verdict == NULL)
+			printf("  not checked yet\n");
+		else
+			printf("  %-22s %s (checked %lld s ago)\n", "last check", reason,
+			       (long long)json_integer_value(json_object_get(idle, "checked_ago")));
+		if (json_is_integer(stop_in) && verdict != NULL &&
+		    (strcmp(verdict, "waiting") == 0 || strcmp(verdict, "warn") == 0))
+			printf("  %-22s in about %lld min, unless someone uses it\n", "powers off",
+			       (long long)(json_integer_value(stop_in) > 0
+						   ? (json_integer_value(stop_in) + 59) / 60 : 0));
+	}
+	free(reason);
 }
 
 static void print_facts(json_t *obj, const char *indent)
@@ -129,6 +162,7 @@ int cmd_status(int argc, char **argv, char **cause)
 	print_facts(probe, "  ");
 	printf("jupyter  %s\n", json_is_true(jupyter) ? "answers on 127.0.0.1:8888"
 						     : "not answering on 127.0.0.1:8888");
+	print_idle(json_object_get(status, "idle"));
 done:
 	rc = 0;
 out:

@@ -1041,6 +1041,7 @@ int gce_resolve_target(const char *name, const struct gce_options *o, struct gce
 {
 	const char *home = getenv("HOME"), *address, *port;
 	char *ssh_dir = NULL, *public_key = NULL;
+	const char *label;
 	json_t *inst = NULL;
 	struct gce g;
 	int published, r;
@@ -1063,6 +1064,9 @@ int gce_resolve_target(const char *name, const struct gce_options *o, struct gce
 	port = getenv(GCE_ENV_SSH_PORT);
 	out->port = port != NULL && atoi(port) > 0 ? atoi(port) : 22;
 	out->instance_id = xstrdup(json_string_value(json_object_get(inst, "id")) ?: "");
+	/* Made by `gcloud-gpu create`: idle stop is on unless the user turned it off. */
+	label = json_string_value(json_object_get(json_object_get(inst, "labels"), "gcloud-gpu"));
+	out->managed = label != NULL && strcmp(label, "managed") == 0;
 	out->user = gce_ssh_user();
 	xasprintf(&ssh_dir, "%s/.ssh", home != NULL ? home : ".");
 	if (mkdir(ssh_dir, 0700) != 0 && errno != EEXIST) {

@@ -43,6 +43,8 @@ struct target {
 	int port;
 	int settle_seconds;      /* a VM just started or its key just added: connection
 				  * and authentication refusals are waited out this long */
+	int managed;             /* a VM gcloud-gpu created (label gcloud-gpu=managed):
+				  * idle stop is on by default */
 	struct ssh_options ssh;  /* points into the fields above */
 };
 

@@ -75,11 +75,3 @@ assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), "gaps or repeats: %s" 
 PY
 }
 
-# test_expect_code CODE CMD...: CMD must exit with exactly CODE.
-test_expect_code() {
-	local want=$1 rc
-	shift
-	"$@"
-	rc=$?
-	[ "$rc" -eq "$want" ] || { echo "expected exit $want, got $rc: $*"; return 1; }
-}
