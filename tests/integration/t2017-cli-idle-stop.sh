@@ -14,6 +14,7 @@ require_helper idle-set idle-check
 
 UNITS=$TEST_DIR/units
 SERVICE=$UNITS/gcloud-gpu-idle.service
+# shellcheck disable=SC2034 # used in the test bodies
 TIMER_LINK=$UNITS/timers.target.wants/gcloud-gpu-idle.timer
 J=$TEST_DIR/jupyter
 mkdir -p "$TEST_DIR/bin" "$J" "$TEST_DIR/vm"
