@@ -111,8 +111,10 @@ static int test_hooks(void)
 }
 
 /*
- * The service and the timer: every minute from a minute after boot.  The test
- * variables the helper reads are passed on, as the boot unit does.
+ * The service and the timer: every minute, from a minute after boot, and once right
+ * after the timer is (re)started, so that a new setting counts from the moment it
+ * is made rather than from the next minute.  The test variables the helper reads are
+ * passed on, as the boot unit does.
  */
 static int install_timer(struct helper_context *ctx, const char *dir, char **cause)
 {
@@ -138,7 +140,8 @@ static int install_timer(struct helper_context *ctx, const char *dir, char **cau
 	return gg_unit_install(dir, IDLE_TIMER,
 			       "# Written by gcloud-gpu-helper idle-set.\n[Unit]\n"
 			       "Description=gcloud-gpu: check every minute whether this VM is idle\n\n"
-			       "[Timer]\nOnBootSec=60\nOnUnitActiveSec=60\nAccuracySec=1s\n\n"
+			       "[Timer]\nOnActiveSec=1\nOnBootSec=60\nOnUnitActiveSec=60\n"
+			       "AccuracySec=1s\n\n"
 			       "[Install]\nWantedBy=timers.target\n",
 			       "timers.target", 1, cause);
 }
