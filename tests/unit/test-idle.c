@@ -2,8 +2,8 @@
  * test-idle.c: the idle-stop decision (helper/idle.h) and the readers of what the
  * idle check looks at (helper/idle-look.h).
  *
- * Jupyter's answers come from tests/fixtures/jupyter (the shape of notebook 6.4.12;
- * its README says how they were made), wrapped the way `curl -K -` prints two answers
+ * Jupyter's answers come from tests/fixtures/jupyter (recorded from notebook 6.4.12;
+ * its README says how), wrapped the way `curl -K -` prints two answers
  * with the check's write-out line after each.  nvidia-smi's answers are the documented
  * shapes (tests/fixtures/nvidia-smi/README.md).  Every way a look can be unsure is
  * driven through the decision: it must keep the VM up, except a Jupyter that is down.
@@ -27,8 +27,8 @@
 
 #define PERIOD 3600
 #define WARNING 300
-/* 2026-11-30T11:02:47.930115Z, the last activity in status.json */
-#define STATUS_ACTIVITY 1796036567.930115
+/* 2026-11-30T12:51:53.363676Z, the last activity in status.json: the cell's end */
+#define STATUS_ACTIVITY 1796043113.363676
 
 static char *read_fixture(const char *name)
 {
@@ -79,7 +79,7 @@ static void test_time(void **state)
 	double t;
 
 	(void)state;
-	assert_int_equal(gg_idle_parse_time("2026-11-30T11:02:47.930115Z", &t), 0);
+	assert_int_equal(gg_idle_parse_time("2026-11-30T12:51:53.363676Z", &t), 0);
 	assert_true(t > STATUS_ACTIVITY - 1e-3 && t < STATUS_ACTIVITY + 1e-3);
 	assert_int_equal(gg_idle_parse_time("1970-01-01T00:01:00+00:00", &t), 0);
 	assert_true(t == 60);
@@ -110,16 +110,16 @@ static void test_jupyter_idle(void **state)
 
 static void test_jupyter_busy_and_none(void **state)
 {
-	char *out = curl_output("status.json", 200, "kernels-busy.json", 200), *cause = NULL;
+	char *out = curl_output("status-busy.json", 200, "kernels-busy.json", 200), *cause = NULL;
 	struct gg_idle_look l;
 	double busy_at;
 
 	(void)state;
 	memset(&l, 0, sizeof l);
 	assert_int_equal(gg_idle_parse_jupyter(out, strlen(out), &l, &cause), 0);
-	assert_int_equal(l.kernels, 2);
+	assert_int_equal(l.kernels, 1);
 	assert_int_equal(l.kernels_busy, 1);
-	assert_int_equal(gg_idle_parse_time("2026-11-30T11:40:03.118204Z", &busy_at), 0);
+	assert_int_equal(gg_idle_parse_time("2026-11-30T12:51:45.358202Z", &busy_at), 0);
 	assert_true(l.kernel_activity == busy_at);
 	free(out);
 
