@@ -270,10 +270,11 @@ static int log_decision(const char *root, const struct gg_idle_decision *d, doub
 static int remember(const char *root, const char *boot_id, const struct gg_idle_memory *m,
 		    const struct gg_idle_decision *d, const char *logged, double now, char **cause)
 {
-	json_t *state = json_pack("{s:s, s:f, s:f, s:f, s:s, s:s, s:s, s:f, s:f}",
+	json_t *state = json_pack("{s:s, s:f, s:f, s:f, s:f, s:s, s:s, s:s, s:s, s:f, s:f}",
 				  "boot_id", boot_id, "idle_since", m->idle_since,
-				  "warned_at", m->warned_at, "polled_at", m->polled_at,
-				  "logged", logged, "verdict", gg_idle_verdict_name(d->verdict),
+				  "active_at", m->active_at, "warned_at", m->warned_at,
+				  "polled_at", m->polled_at, "logged", logged,
+				  "verdict", gg_idle_verdict_name(d->verdict), "kind", d->kind,
 				  "reason", d->reason, "checked", now, "stop_at", d->stop_at);
 	int r = state != NULL ? save(root, IDLE_STATE, state, cause)
 			      : gg_fail(cause, GG_HELPER_SYSTEM, "out of memory");
@@ -284,7 +285,7 @@ static int remember(const char *root, const char *boot_id, const struct gg_idle_
 
 int cmd_idle_check(struct helper_context *ctx, int argc, char **argv, char **cause)
 {
-	struct gg_idle_memory mem = { 0, 0, 0 };
+	struct gg_idle_memory mem = { 0, 0, 0, 0 };
 	struct gg_idle_decision d;
 	struct gg_idle_look look;
 	struct gg_idle_env env;
@@ -309,6 +310,7 @@ int cmd_idle_check(struct helper_context *ctx, int argc, char **argv, char **cau
 	s = json_string_value(json_object_get(state, "boot_id"));
 	if (s != NULL && strcmp(s, boot_id) == 0) {
 		mem.idle_since = number(state, "idle_since");
+		mem.active_at = number(state, "active_at");
 		mem.warned_at = number(state, "warned_at");
 		mem.polled_at = number(state, "polled_at");
 		s = json_string_value(json_object_get(state, "logged"));

@@ -92,15 +92,22 @@ void gg_idle_decide(const struct gg_idle_look *look, struct gg_idle_memory *mem,
 	if (in_use(look, d) || unsure(look, d)) {
 		/* The quiet stretch ends, and with it any warning given in it. */
 		mem->idle_since = mem->warned_at = 0;
+		mem->active_at = now;
 		return;
 	}
 
 	/*
-	 * Quiet now.  The stretch began at the first quiet check, or later at the last
-	 * activity Jupyter recorded (not counting this helper's own request).  A clock
-	 * set back, or Jupyter's clock ahead of ours, cannot put the start in the future.
+	 * Quiet now.  The stretch began at the last check that saw use (at this one
+	 * when none did: a new boot, a new setting), or later at the last activity
+	 * Jupyter recorded (not counting this helper's own request).  A clock set back,
+	 * or Jupyter's clock ahead of ours, cannot put the start in the future.
 	 */
-	start = mem->idle_since > 0 && mem->idle_since <= now ? mem->idle_since : now;
+	if (mem->idle_since > 0 && mem->idle_since <= now)
+		start = mem->idle_since;
+	else if (mem->active_at > 0 && mem->active_at <= now)
+		start = mem->active_at;
+	else
+		start = now;
 	if (look->jupyter == GG_JUPYTER_UP) {
 		api = look->jupyter_activity;
 		if (mem->polled_at > 0 && api <= mem->polled_at + GG_IDLE_OWN_REQUEST_S)
@@ -116,7 +123,7 @@ void gg_idle_decide(const struct gg_idle_look *look, struct gg_idle_memory *mem,
 	d->stop_at = start + (double)period;
 	minutes = (long)((now - start) / 60);
 	if (mem->warned_at == 0) {
-		if (now < d->stop_at - (double)warning) {
+		if (now < d->stop_at - (double)(warning + GG_IDLE_CHECK_INTERVAL_S)) {
 			say(d, GG_IDLE_WAITING, "idle", "idle for %ld min: the VM stops after %ld min "
 			    "idle", minutes, period / 60);
 			return;

@@ -19,10 +19,16 @@
  *     (a cell's output), and the server's last API activity (a browser saving a
  *     notebook), except the activity of this helper's own /api/kernels request of
  *     the check before (Jupyter counts it, and would otherwise never be idle).
- * The stretch ends in a stop only after a warning (logged, and written to logged-in
- * terminals) at least `warning` seconds before it: at stop_at - warning at the
- * earliest, and the stop at max(stop_at, warned_at + warning).  Activity after the
- * warning cancels it; the next stretch warns again.
+ * The checks come a minute apart (GG_IDLE_CHECK_INTERVAL_S), so the stretch starts
+ * at the last check that saw use (or could not tell), not at the first that did
+ * not: use seen at 12:00:00 and gone at 12:01:00 may have ended any time between,
+ * and the period then counts from 12:00:00.  The stretch ends in a stop only after a
+ * warning (logged, and written to logged-in terminals) at least `warning` seconds
+ * before it: the first check less than warning + one interval before stop_at warns,
+ * so that the stop can still come at the first check past stop_at, and the stop
+ * waits for max(stop_at, warned_at + warning).  A VM quiet since 12:00:00 with a
+ * period P thus stops by 12:00:00 + P + one interval.  Activity after the warning
+ * cancels it; the next stretch warns again.
  */
 #ifndef GG_IDLE_H
 #define GG_IDLE_H
@@ -59,6 +65,8 @@ struct gg_idle_look {
 	char logins_why[160];    /* set when ssh_sessions or logins is -1 */
 };
 
+/* How often the timer runs a check. */
+#define GG_IDLE_CHECK_INTERVAL_S 60
 /* A GPU at or above this utilization is in use. */
 #define GG_IDLE_GPU_BUSY_PCT 5
 /*
@@ -70,6 +78,7 @@ struct gg_idle_look {
 /* What the checks remember between them (idle-state.json); all zero at first. */
 struct gg_idle_memory {
 	double idle_since; /* start of the quiet stretch; 0: not quiet at the last check */
+	double active_at;  /* the last check that saw use or could not tell; 0: none */
 	double warned_at;  /* the warning of this stretch; 0: none yet */
 	double polled_at;  /* when this helper's last /api/kernels request ended; 0 none */
 };

@@ -28,7 +28,7 @@ static void refused(char *cause)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct gg_idle_look look;
-	struct gg_idle_memory mem = { 0, 0, 0 };
+	struct gg_idle_memory mem = { 0 };
 	struct gg_idle_decision d;
 	char *text = malloc(size + 1), *cause = NULL;
 	long pids[4];

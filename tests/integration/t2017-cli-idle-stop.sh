@@ -174,20 +174,21 @@ test_expect_success 'a Jupyter that refuses the token, or hangs, or a hung nvidi
 	touch "$TEST_DIR/gpu-hang" && run_check && verdict_is unsure unknown-gpu &&
 	test_grep "did not finish within 10 s" "$TEST_DIR/check.out" &&
 	rm "$TEST_DIR/gpu-hang" &&
-	jump 100000 && run_check && verdict_is waiting idle
+	jump 100000 && run_check && verdict_is warn warn
 '
 
 test_expect_success 'quiet for the period: a warning (log and terminals), then the power-off' '
+	gg idle-stop "${TARGET[@]}" 4m >/dev/null &&
 	run_check && verdict_is waiting idle &&
-	jump 119 && run_check && verdict_is waiting idle &&
-	jump 1 && run_check && verdict_is warn warn &&
-	test_grep "powers off in 2 min" "$TEST_DIR/wall" &&
-	jump 119 && run_check && verdict_is waiting warned &&
+	jump 50 && run_check && verdict_is waiting idle &&
+	jump 10 && run_check && verdict_is warn warn &&
+	test_grep "idle for 1 min: the VM powers off in 3 min" "$TEST_DIR/wall" &&
+	jump 170 && run_check && verdict_is waiting warned &&
 	[ ! -e "$TEST_DIR/poweroffs" ] &&
-	jump 1 && run_check && verdict_is stop stop &&
+	jump 10 && run_check && verdict_is stop stop &&
 	echo off | test_cmp - "$TEST_DIR/poweroffs" &&
 	gg logs "${TARGET[@]}" >"$TEST_DIR/logs" &&
-	test_grep "\[idle-stop\] idle for 2 min: the VM powers off in 2 min" "$TEST_DIR/logs" &&
+	test_grep "\[idle-stop\] idle for 1 min: the VM powers off in 3 min" "$TEST_DIR/logs" &&
 	test_grep "\[idle-stop\] idle for 4 min .*: powering off" "$TEST_DIR/logs"
 '
 

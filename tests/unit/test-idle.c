@@ -275,7 +275,7 @@ static void test_utmp(void **state)
 /* The whole stretch: wait, warn, wait out the warning, stop. */
 static void test_quiet_stretch(void **state)
 {
-	struct gg_idle_memory m = { 0, 0, 0 };
+	struct gg_idle_memory m = { 0 };
 	struct gg_idle_look l = quiet();
 	struct gg_idle_decision d;
 	double t0 = 100000;
@@ -286,12 +286,14 @@ static void test_quiet_stretch(void **state)
 	assert_true(m.idle_since == t0);
 	assert_true(d.stop_at == t0 + PERIOD);
 
-	gg_idle_decide(&l, &m, t0 + PERIOD - WARNING - 1, PERIOD, WARNING, &d);
+	/* The warning comes one check early, so the stop need not wait for it. */
+	gg_idle_decide(&l, &m, t0 + PERIOD - WARNING - 61, PERIOD, WARNING, &d);
 	assert_int_equal(d.verdict, GG_IDLE_WAITING);
-	gg_idle_decide(&l, &m, t0 + PERIOD - WARNING, PERIOD, WARNING, &d);
+	gg_idle_decide(&l, &m, t0 + PERIOD - WARNING - 60, PERIOD, WARNING, &d);
 	assert_int_equal(d.verdict, GG_IDLE_WARN);
-	assert_non_null(strstr(d.reason, "powers off in 5 min"));
-	assert_true(m.warned_at == t0 + PERIOD - WARNING);
+	assert_non_null(strstr(d.reason, "powers off in 6 min"));
+	assert_true(m.warned_at == t0 + PERIOD - WARNING - 60);
+	assert_true(d.stop_at == t0 + PERIOD);
 	gg_idle_decide(&l, &m, t0 + PERIOD - 1, PERIOD, WARNING, &d);
 	assert_int_equal(d.verdict, GG_IDLE_WAITING);
 	assert_string_equal(d.kind, "warned");
@@ -299,10 +301,43 @@ static void test_quiet_stretch(void **state)
 	assert_int_equal(d.verdict, GG_IDLE_STOP);
 }
 
+/*
+ * Use seen at a check, gone at the next: the VM stops at the first check a period
+ * after the one that saw the use, whatever the timer's jitter, warned in between.
+ */
+static void test_stops_within_period_and_a_check(void **state)
+{
+	struct gg_idle_memory m = { 0 };
+	struct gg_idle_look l = quiet();
+	struct gg_idle_decision d;
+	double t = 100000, seen, warned = 0;
+	int i, jitter;
+
+	(void)state;
+	for (jitter = -2; jitter <= 2; jitter++) {
+		memset(&m, 0, sizeof m);
+		l.ssh_sessions = 1;
+		gg_idle_decide(&l, &m, t, PERIOD, WARNING, &d);
+		seen = t;
+		l.ssh_sessions = 0;
+		for (i = 0; i < 200; i++) {
+			t += 60 + jitter;
+			gg_idle_decide(&l, &m, t, PERIOD, WARNING, &d);
+			if (d.verdict == GG_IDLE_WARN)
+				warned = t;
+			if (d.verdict == GG_IDLE_STOP)
+				break;
+		}
+		assert_int_equal(d.verdict, GG_IDLE_STOP);
+		assert_true(t >= seen + PERIOD && t <= seen + PERIOD + 60 + jitter);
+		assert_true(warned > 0 && t - warned >= WARNING);
+	}
+}
+
 /* A check that comes late (the VM was busy, the timer slipped) still warns first. */
 static void test_late_check_warns_first(void **state)
 {
-	struct gg_idle_memory m = { 0, 0, 0 };
+	struct gg_idle_memory m = { 0 };
 	struct gg_idle_look l = quiet();
 	struct gg_idle_decision d;
 
@@ -327,7 +362,7 @@ static void test_each_activity(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
-		struct gg_idle_memory m = { 100000, 100000 + PERIOD - WARNING, 0 };
+		struct gg_idle_memory m = { .idle_since = 100000, .warned_at = 100000 + PERIOD - WARNING };
 		struct gg_idle_look l = quiet();
 
 		switch (i) {
@@ -342,18 +377,21 @@ static void test_each_activity(void **state)
 		assert_int_equal(d.verdict, GG_IDLE_ACTIVE);
 		assert_string_equal(d.kind, kinds[i]);
 		assert_true(m.idle_since == 0 && m.warned_at == 0);
-		/* The next quiet check starts a new stretch: no stop before a new warning. */
+		/*
+		 * The next quiet check starts a new stretch, from the check that saw the
+		 * use: no stop before a new warning.
+		 */
 		l = quiet();
 		gg_idle_decide(&l, &m, 100000 + PERIOD + 60, PERIOD, WARNING, &d);
 		assert_int_equal(d.verdict, GG_IDLE_WAITING);
-		assert_true(m.idle_since == 100000 + PERIOD + 60);
+		assert_true(m.idle_since == 100000 + PERIOD);
 	}
 }
 
 /* A GPU under the threshold, and a kernel holding the GPU while idle, are quiet. */
 static void test_gpu_below_threshold(void **state)
 {
-	struct gg_idle_memory m = { 100000, 0, 0 };
+	struct gg_idle_memory m = { .idle_since = 100000 };
 	struct gg_idle_look l = quiet();
 	struct gg_idle_decision d;
 
@@ -372,7 +410,7 @@ static void test_unknowns_stay_up(void **state)
 
 	(void)state;
 	for (i = 0; i < 4; i++) {
-		struct gg_idle_memory m = { 100000, 100000 + PERIOD - WARNING, 0 };
+		struct gg_idle_memory m = { .idle_since = 100000, .warned_at = 100000 + PERIOD - WARNING };
 		struct gg_idle_look l = quiet();
 		const char *kind = NULL;
 
@@ -409,7 +447,7 @@ static void test_unknowns_stay_up(void **state)
 /* A Jupyter that is down, and no GPU at all, are no reason to stay up. */
 static void test_jupyter_down_alone_stops(void **state)
 {
-	struct gg_idle_memory m = { 0, 0, 0 };
+	struct gg_idle_memory m = { 0 };
 	struct gg_idle_look l = quiet();
 	struct gg_idle_decision d;
 
@@ -427,7 +465,7 @@ static void test_jupyter_down_alone_stops(void **state)
 /* Jupyter's clocks move the start; the helper's own request does not. */
 static void test_jupyter_activity_moves_start(void **state)
 {
-	struct gg_idle_memory m = { 100000, 0, 0 };
+	struct gg_idle_memory m = { .idle_since = 100000 };
 	struct gg_idle_look l = quiet();
 	struct gg_idle_decision d;
 
@@ -459,7 +497,7 @@ static void test_jupyter_activity_moves_start(void **state)
 /* A clock set back, or Jupyter's clock ahead, cannot start a stretch in the future. */
 static void test_clock_set_back(void **state)
 {
-	struct gg_idle_memory m = { 200000, 200000 + PERIOD - WARNING, 0 };
+	struct gg_idle_memory m = { .idle_since = 200000, .warned_at = 200000 + PERIOD - WARNING };
 	struct gg_idle_look l = quiet();
 	struct gg_idle_decision d;
 
@@ -486,7 +524,7 @@ static void test_warning_for(void **state)
  */
 static void test_never_stops_unwarned(void **state)
 {
-	struct gg_idle_memory m = { 0, 0, 0 };
+	struct gg_idle_memory m = { 0 };
 	struct gg_idle_decision d;
 	double now = 100000, warned = -1;
 	unsigned seed = 1;
@@ -533,6 +571,7 @@ int main(void)
 		cmocka_unit_test(test_sshd_titles),
 		cmocka_unit_test(test_utmp),
 		cmocka_unit_test(test_quiet_stretch),
+		cmocka_unit_test(test_stops_within_period_and_a_check),
 		cmocka_unit_test(test_late_check_warns_first),
 		cmocka_unit_test(test_each_activity),
 		cmocka_unit_test(test_gpu_below_threshold),
