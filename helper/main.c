@@ -48,10 +48,12 @@ static void usage(FILE *f)
 		   "  %-24s tests: run this with sh -c instead of rebooting\n"
 		   "  %-24s tests: write the boot unit here (default /etc/systemd/system)\n"
 		   "  %-24s tests: seconds the VM may take to go down after the reboot command\n"
+		   "  %-24s tests: idle-check runs this with sh -c instead of powering off\n"
 		   "\nExit codes: 0 ok, 1 plan failed, 2 usage, 3 input refused, 4 system error,\n"
 		   "5 busy, 6 follow detached before the plan ended.\n",
 		GG_ENV_ROOT, GG_DEFAULT_ROOT, GG_ENV_BOOT_ID_FILE, GG_DEFAULT_BOOT_ID_FILE,
-		"GCLOUD_GPU_REBOOT_COMMAND", "GCLOUD_GPU_UNIT_DIR", "GCLOUD_GPU_REBOOT_WAIT");
+		"GCLOUD_GPU_REBOOT_COMMAND", "GCLOUD_GPU_UNIT_DIR", "GCLOUD_GPU_REBOOT_WAIT",
+		"GCLOUD_GPU_POWEROFF_COMMAND");
 }
 
 /* Exact name first, then a unique prefix (lookup.h); ambiguous prefixes are listed. */
