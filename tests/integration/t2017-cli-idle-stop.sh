@@ -104,6 +104,13 @@ test_expect_success 'a duration that is not one is refused before connecting' '
 	[ ! -e "$SERVICE" ]
 '
 
+test_expect_success 'a machine without systemd: idle-stop says so, exit 8, nothing written' '
+	test_expect_code 8 env GCLOUD_GPU_REMOTE_UNIT_DIR= "$GG_CLI" idle-stop "${TARGET[@]}" 4m \
+		2>"$TEST_DIR/err" &&
+	test_grep "idle stop needs systemd" "$TEST_DIR/err" &&
+	[ ! -e "$TEST_DIR/vm/idle.json" ] && [ ! -e "$SERVICE" ]
+'
+
 test_expect_success 'idle-stop 4m writes the setting and the timer; status shows it' '
 	gg idle-stop "${TARGET[@]}" 4m >"$TEST_DIR/out" &&
 	test_grep "powers itself off after 4 min without use" "$TEST_DIR/out" &&
