@@ -336,12 +336,19 @@ int cmd_idle_check(struct helper_context *ctx, int argc, char **argv, char **cau
 	}
 	if (lock >= 0 && (strcmp(logged, d.kind) != 0 || d.verdict == GG_IDLE_WARN ||
 			  d.verdict == GG_IDLE_STOP)) {
-		if ((r = log_decision(ctx->root, &d, now, cause)) != 0 && d.verdict == GG_IDLE_STOP) {
-			/* A stop nobody could read about does not happen. */
+		r = log_decision(ctx->root, &d, now, cause);
+		/* A stop nobody could read about does not happen. */
+		if (r != 0 && d.verdict == GG_IDLE_STOP)
 			goto out;
+		/* Nor does a warning: the next check gives it again. */
+		if (r != 0 && d.verdict == GG_IDLE_WARN)
+			mem.warned_at = 0;
+		free(*cause);
+		*cause = NULL;
+		if (r == 0) {
+			free(logged);
+			logged = strdup(d.kind);
 		}
-		free(logged);
-		logged = strdup(d.kind);
 	}
 	if ((r = remember(ctx->root, boot_id, &mem, &d, logged != NULL ? logged : "", now,
 			  cause)) != 0 && d.verdict == GG_IDLE_STOP)

@@ -219,6 +219,19 @@ test_expect_success 'a Jupyter that is down is no reason to stay up' '
 	printf "off\noff\n" | test_cmp - "$TEST_DIR/poweroffs"
 '
 
+test_expect_success 'a warning that cannot be logged does not count: no stop follows it' '
+	set_boot_id boot-3 &&
+	run_check && verdict_is waiting idle &&
+	mv "$TEST_DIR/vm/events.jsonl" "$TEST_DIR/events.saved" && mkdir "$TEST_DIR/vm/events.jsonl" &&
+	jump 120 && run_check && verdict_is warn warn &&
+	jump 1000 && run_check && verdict_is warn warn &&
+	rmdir "$TEST_DIR/vm/events.jsonl" && mv "$TEST_DIR/events.saved" "$TEST_DIR/vm/events.jsonl" &&
+	jump 1 && run_check && verdict_is warn warn &&
+	printf "off\noff\n" | test_cmp - "$TEST_DIR/poweroffs" &&
+	jump 120 && run_check && verdict_is stop stop &&
+	printf "off\noff\noff\n" | test_cmp - "$TEST_DIR/poweroffs"
+'
+
 test_expect_success 'status shows what the last check found' '
 	gg status "${TARGET[@]}" >"$TEST_DIR/status" &&
 	test_grep "^  last check .*powering off (checked" "$TEST_DIR/status" &&
