@@ -4,7 +4,7 @@
 # VM really powers off.  The period is shortened through the test hooks (100 s, so the
 # warning comes 50 s before); what keeps the VM up is shown by moving the check's clock
 # a day on (GCLOUD_GPU_CLOCK_OFFSET_FILE) while it holds: without it the next check
-# would warn.  The test reads the check's state from the VM's disk on the host (the
+# would warn.  The period is an hour while those cases run, then 100 s for the last.  The test reads the check's state from the VM's disk on the host (the
 # overlay's upper layer), never over SSH, since an SSH session is itself a use.
 . "${GG_SOURCE_DIR:-.}/tests/integration/lib.sh"
 . "$GG_SOURCE_DIR/tests/vm/lib-vm.sh"
@@ -53,6 +53,18 @@ holds() {
 	[ ! -e "$VM_DIR/exit" ] || { echo "the VM went down"; return 1; }
 }
 
+# quiet_again: the use of the case before is gone: within three checks one says
+# the VM is quiet again (so no SSH session lingers into the next case).
+quiet_again() {
+	wait_checks 1 || return 1
+	case "$CHECK_KIND" in idle | warn | warned) return 0 ;; esac
+	wait_checks 1 || return 1
+	case "$CHECK_KIND" in idle | warn | warned) return 0 ;; esac
+	wait_checks 1 || return 1
+	case "$CHECK_KIND" in idle | warn | warned) return 0 ;; esac
+	echo "still '$CHECK_KIND' three checks later"; jq . "$STATE"; return 1
+}
+
 # wait_grep PATTERN FILE SECONDS: until FILE (on the host) has a line with PATTERN.
 wait_grep() {
 	local deadline=$((SECONDS + $3))
@@ -77,8 +89,8 @@ test_expect_success 'setup: a real Jupyter with the token, the helper there (a p
 	vm_ssh "cat >/root/kernel-cell.py" <"$GG_SOURCE_DIR/tests/vm/kernel-cell.py"
 '
 
-test_expect_success 'idle-stop 100s: the timer runs, Jupyter is asked with its token, the check says quiet' '
-	gg idle-stop "${VM_TARGET[@]}" ${PERIOD}s >"$TEST_DIR/out" &&
+test_expect_success 'idle-stop 60m: the timer runs, Jupyter is asked with its token, the check says quiet' '
+	gg idle-stop "${VM_TARGET[@]}" 60m >"$TEST_DIR/out" &&
 	vm_ssh "systemctl is-active gcloud-gpu-idle.timer" &&
 	wait_checks 2 &&
 	jq -e ".verdict == \"waiting\" or .verdict == \"warn\"" "$STATE" &&
@@ -86,17 +98,19 @@ test_expect_success 'idle-stop 100s: the timer runs, Jupyter is asked with its t
 '
 
 test_expect_success 'an SSH session open keeps it up' '
-	{ ssh -F "$VM_SSH_CONFIG" vm "sleep 900" </dev/null >/dev/null 2>&1 & } &&
+	{ ssh -tt -F "$VM_SSH_CONFIG" vm "sleep 300" </dev/null >/dev/null 2>&1 & } &&
 	session=$! && test_track_pid "$session" &&
 	holds ssh &&
-	test_stop_pid "$session"
+	test_stop_pid "$session" &&
+	quiet_again
 '
 
 test_expect_success 'gcloud-gpu tunnel open keeps it up' '
 	{ gg tunnel "${VM_TARGET[@]}" --port 0 </dev/null >"$TEST_DIR/tunnel.out" 2>&1 & } &&
 	tunnel=$! && test_track_pid "$tunnel" &&
 	holds ssh &&
-	test_stop_pid "$tunnel"
+	test_stop_pid "$tunnel" &&
+	quiet_again
 '
 
 test_expect_success 'a running plan (its CLI gone) keeps it up' '
@@ -109,12 +123,14 @@ test_expect_success 'a running plan (its CLI gone) keeps it up' '
 	test_stop_pid "$pusher" &&
 	holds plan &&
 	vm_ssh "touch /root/gate" &&
-	wait_grep "\"type\":\"done\"" "$VM_DIR/upper$ROOT/events.jsonl" 60
+	wait_grep "\"type\":\"done\"" "$VM_DIR/upper$ROOT/events.jsonl" 60 &&
+	quiet_again
 '
 
 test_expect_success 'a kernel running a long cell keeps it up; after the cell, the VM powers off within the period + 90 s' '
 	vm_ssh "rm -f /root/cell.done && systemd-run --unit=gg-cell /usr/bin/python3 /root/kernel-cell.py \
-		$URL $TOKEN \"import time; time.sleep(200)\" /root/cell.done >/dev/null 2>&1" &&
+		$URL $TOKEN \"import time; time.sleep(240)\" /root/cell.done >/dev/null 2>&1" &&
+	gg idle-stop "${VM_TARGET[@]}" ${PERIOD}s >"$TEST_DIR/out" &&
 	holds kernel &&
 	wait_grep ok "$VM_DIR/upper/root/cell.done" 300 &&
 	ended=$SECONDS &&
