@@ -19,6 +19,8 @@ STATE=$VM_DIR/upper$ROOT/idle-state.json
 # shellcheck disable=SC2034 # used in the test bodies
 { PERIOD=100; TOKEN=$ROOT/jupyter-token; URL=http://127.0.0.1:8888; }
 
+# In the foreground only: in the background, $! of a function is its subshell's, and
+# stopping that would leave the CLI (and its SSH session) running.
 gg() { "$GG_CLI" "$@"; }
 
 # The `checked` time of the last check, "" before the first.
@@ -106,7 +108,7 @@ test_expect_success 'an SSH session open keeps it up' '
 '
 
 test_expect_success 'gcloud-gpu tunnel open keeps it up' '
-	{ gg tunnel "${VM_TARGET[@]}" --port 0 </dev/null >"$TEST_DIR/tunnel.out" 2>&1 & } &&
+	{ "$GG_CLI" tunnel "${VM_TARGET[@]}" --port 0 </dev/null >"$TEST_DIR/tunnel.out" 2>&1 & } &&
 	tunnel=$! && test_track_pid "$tunnel" &&
 	holds ssh &&
 	test_stop_pid "$tunnel" &&
@@ -117,7 +119,7 @@ test_expect_success 'a running plan (its CLI gone) keeps it up' '
 	rm -rf "$TEST_DIR/recipe" && cp -a "$GG_SOURCE_DIR/tests/integration/recipes/demo" "$TEST_DIR/recipe" &&
 	printf "#!/bin/sh\ncase \"\$1\" in check) exit 1 ;; apply) while [ ! -e /root/gate ]; do sleep 1; done ;; esac\n" \
 		>"$TEST_DIR/recipe/steps/25-gate.sh" && chmod +x "$TEST_DIR/recipe/steps/25-gate.sh" &&
-	{ gg push "${VM_TARGET[@]}" --payload "$TEST_DIR/recipe" >"$TEST_DIR/push2.out" 2>&1 & } &&
+	{ "$GG_CLI" push "${VM_TARGET[@]}" --payload "$TEST_DIR/recipe" >"$TEST_DIR/push2.out" 2>&1 & } &&
 	pusher=$! && test_track_pid "$pusher" &&
 	wait_grep "\"step-start\".*25-gate" "$VM_DIR/upper$ROOT/events.jsonl" 150 &&
 	test_stop_pid "$pusher" &&
