@@ -24,7 +24,7 @@ STATE=$VM_DIR/upper$ROOT/idle-state.json
 gg() { "$GG_CLI" "$@"; }
 
 # The `checked` time of the last check, "" before the first.
-last_check() { jq -r '.checked // empty' "$STATE" 2>/dev/null; }
+last_check() { jq -r '.checked // empty' "$STATE" 2>/dev/null || true; }
 
 # wait_checks N: wait (up to 75 s each) for N checks after this moment; the last one's
 # kind is in CHECK_KIND, and every kind seen in KINDS_SEEN.
@@ -38,7 +38,7 @@ wait_checks() {
 			[ "$SECONDS" -lt "$deadline" ] || { echo "no idle check within 75 s"; return 1; }
 			sleep 1
 		done
-		CHECK_KIND=$(jq -r .kind "$STATE")
+		CHECK_KIND=$(jq -r .kind "$STATE" 2>/dev/null) || CHECK_KIND=none
 		KINDS_SEEN="$KINDS_SEEN $CHECK_KIND"
 		n=$((n - 1))
 	done
