@@ -10,7 +10,8 @@
 #   --runs N     runs per measurement; the median and min-max are reported (default 5)
 #   --quick      a smoke run: 32 MiB, 2 runs (checks that every case works, in a minute)
 #   --case NAME  only this case (cold-push, noop-push, changed-script, resume, unpack,
-#                memory); may be repeated.  memory reads cold-push's samples.
+#                memory, disk, timeline); may be repeated.  memory reads cold-push's
+#                samples.
 #   --out DIR    keep samples.tsv and report.txt there (default: a scratch directory)
 set -uo pipefail
 
@@ -23,7 +24,7 @@ cases=()
 out=
 
 usage() {
-	sed -n '7,16s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+	sed -n '7,17s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
 	exit 2
 }
 
@@ -46,7 +47,7 @@ if [ "$size_mib" -lt 1 ] || [ "$runs" -lt 1 ]; then
 	echo "bench: --size and --runs must be at least 1" >&2
 	exit 2
 fi
-[ ${#cases[@]} -gt 0 ] || cases=(cold-push noop-push changed-script resume unpack memory)
+[ ${#cases[@]} -gt 0 ] || cases=(cold-push noop-push changed-script resume unpack memory disk timeline)
 
 # shellcheck source=bench/lib.sh
 . "$BENCH_DIR/lib.sh"

@@ -7,7 +7,8 @@
  *
  * The decision is taken under the lock, which runners hold for as long as they run:
  * when it is taken, a runner is running (or another apply is starting one), and this
- * call attaches to it instead of starting a second one.  Otherwise the release is
+ * call attaches to it instead of starting a second one, when it runs the same plan;
+ * `apply` of another plan is refused (GG_HELPER_BUSY, naming the running one).  Otherwise the release is
  * laid out, state.json and the `plan` event are written, the runner is spawned, and
  * the lock is let go for the runner to take (a runner that finds nothing to do, as a
  * spare one started by a racing call would, just exits).
@@ -26,11 +27,18 @@
 #include "helper.h"
 #include "journal.h"
 #include "release.h"
+#include "plan.h"
+#include "reboot.h"
 #include "runner.h"
 #include "store.h"
 
 /* How long apply waits for a racing apply's short hold of the lock. */
 #define APPLY_LOCK_WAIT_MS 200
+/*
+ * How long apply waits for a holder of the lock to show which plan runs (a racing
+ * apply laying out its release); then it follows whatever runs, as before.
+ */
+#define ATTACH_WAIT_MS 30000
 
 enum start_mode {
 	START_NEW,      /* a new run of the plan (apply, ensure) */
@@ -82,7 +90,14 @@ static int start_locked(struct helper_context *ctx, int lock, const char *sha256
 	enum gg_reboot reboot;
 	int r;
 
-	if ((r = gg_state_load(ctx->root, &state, cause)) != 0)
+	/*
+	 * A runner killed between saving its plan's end and logging it left the event to
+	 * whoever holds the lock next: log it before anything else, so that the log is
+	 * whole for the follower that comes next.
+	 */
+	if ((r = gg_state_load(ctx->root, &state, cause)) != 0 ||
+	    (r = gg_journal_open(&j, ctx->root, cause)) != 0 ||
+	    (state != NULL && (r = gg_plan_log_end(&j, state, cause)) != 0))
 		goto out;
 	plan = json_string_value(json_object_get(state, "plan"));
 	if (sha256 == NULL && plan == NULL) {
@@ -95,8 +110,7 @@ static int start_locked(struct helper_context *ctx, int lock, const char *sha256
 	if (!gg_plan_unfinished(state) && reboot == GG_REBOOT_HAPPENED && plan != NULL &&
 	    strcmp(plan, sha256) == 0) {
 		/* It failed for want of a reboot, rebooted by hand since: go on with it. */
-		if ((r = gg_journal_open(&j, ctx->root, cause)) != 0 ||
-		    (r = gg_plan_continue(ctx->root, &j, state, from, cause)) != 0)
+		if ((r = gg_plan_continue(ctx->root, &j, state, from, cause)) != 0)
 			goto out;
 		r = gg_runner_spawn(ctx, lock, cause);
 		goto out;
@@ -114,7 +128,6 @@ static int start_locked(struct helper_context *ctx, int lock, const char *sha256
 	}
 	if ((r = gg_store_load_manifest(ctx->root, sha256, &m, cause)) != 0 ||
 	    (r = gg_release_layout(ctx->root, sha256, plan, &m, cause)) != 0 ||
-	    (r = gg_journal_open(&j, ctx->root, cause)) != 0 ||
 	    (r = gg_plan_start(ctx->root, &j, sha256, &m, from, cause)) != 0)
 		goto out;
 	if (plan != NULL && strcmp(plan, sha256) != 0) {
@@ -134,19 +147,51 @@ out:
 	return r;
 }
 
+/*
+ * The lock is held: what runs?  1 when a plan is unfinished and it is sha256's (or
+ * sha256 is NULL: any plan will do): follow it.  GG_HELPER_BUSY naming the other
+ * plan when it is another's: applying this one would only follow that one to its end
+ * and report its success.  0 when state.json shows no unfinished plan: a racing apply
+ * is starting one, or a runner is finishing; take the lock again.
+ */
+static int running_plan(struct helper_context *ctx, const char *sha256, char **cause)
+{
+	json_t *state = NULL;
+	const char *plan;
+	int r = 0;
+
+	gg_state_load(ctx->root, &state, NULL);
+	plan = json_string_value(json_object_get(state, "plan"));
+	if (state != NULL && gg_plan_unfinished(state)) {
+		if (sha256 != NULL && plan != NULL && strcmp(plan, sha256) != 0)
+			r = gg_fail(cause, GG_HELPER_BUSY, "another plan (%.12s) is running here",
+				    plan);
+		else
+			r = 1;
+	}
+	json_decref(state);
+	return r;
+}
+
 static int start_and_follow(struct helper_context *ctx, const char *sha256, enum start_mode mode,
 			    long long from, char **cause)
 {
 	long long plan_from = 1;
-	int lock = -1, r;
+	int lock = -1, waited, r;
 
 	umask(077);
 	if ((r = gg_root_prepare(ctx->root, cause)) != 0)
 		return r;
-	r = gg_lock_take(ctx->root, APPLY_LOCK_WAIT_MS, &lock, cause);
-	if (r == GG_HELPER_BUSY) {
+	for (waited = 0;; waited += APPLY_LOCK_WAIT_MS) {
+		r = gg_lock_take(ctx->root, APPLY_LOCK_WAIT_MS, &lock, cause);
+		if (r != GG_HELPER_BUSY)
+			break;
 		free(*cause);
 		*cause = NULL;
+		if ((r = running_plan(ctx, sha256, cause)) != 0 || waited >= ATTACH_WAIT_MS)
+			break;
+	}
+	if (r == 1 || (r == 0 && lock < 0)) {
 		fprintf(stderr, "gcloud-gpu-helper: a plan is already running; following it\n");
 		plan_from = attach_from(ctx);
 	} else if (r != 0) {

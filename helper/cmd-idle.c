@@ -81,7 +81,7 @@ static int save(const char *root, const char *name, json_t *v, char **cause)
 	if (path == NULL || text == NULL)
 		r = gg_fail(cause, GG_HELPER_SYSTEM, "out of memory");
 	else
-		r = gg_write_file_unique(path, text, strlen(text), 0600, cause);
+		r = gg_write_file_shared(path, text, strlen(text), 0600, cause);
 	free(path);
 	free(text);
 	return r;
@@ -126,6 +126,14 @@ static int install_timer(struct helper_context *ctx, const char *dir, char **cau
 	size_t i;
 	int r;
 
+	/* What goes into the unit's lines must not make lines of its own (as the boot unit). */
+	if (!gg_unit_value_safe(ctx->self))
+		return gg_fail(cause, GG_HELPER_REFUSED, "cannot write the idle-stop unit: the "
+			       "helper's path has a control character, quote, backslash or %%");
+	for (i = 0; i < sizeof pass / sizeof pass[0]; i++)
+		if (getenv(pass[i]) != NULL && !gg_unit_value_safe(getenv(pass[i])))
+			return gg_fail(cause, GG_HELPER_REFUSED, "cannot write the idle-stop unit: "
+				       "'%s' has a control character, quote, backslash or %%", pass[i]);
 	gg_buf_addf(&unit, "# Written by gcloud-gpu-helper idle-set; 'gcloud-gpu idle-stop VM off' "
 			   "removes it.\n[Unit]\nDescription=gcloud-gpu: power off when nobody "
 			   "uses this VM (one check)\n\n[Service]\nType=oneshot\nNice=10\n"

@@ -82,6 +82,32 @@ static int make_dir(const char *path, mode_t mode, char **cause)
 	return 0;
 }
 
+/*
+ * A directory of the state root that no other user can change: ours (the helper's
+ * user, root on a VM) and writable by no group or other.  Another owner, or a mode
+ * that let others write, could have swapped the helper binary (bin/) or a blob: it is
+ * refused, not repaired, as what it holds can no longer be trusted.
+ */
+static int dir_trusted(const char *path, char **cause)
+{
+	struct stat st;
+
+	if (stat(path, &st) != 0)
+		return gg_fail_errno(cause, GG_HELPER_SYSTEM, errno, "cannot stat '%s'", path);
+	if (!S_ISDIR(st.st_mode))
+		return gg_fail(cause, GG_HELPER_REFUSED, "'%s' is not a directory", path);
+	if (st.st_uid != geteuid())
+		return gg_fail(cause, GG_HELPER_REFUSED, "'%s' belongs to user %u, not to %u: another "
+			       "user could swap what runs as root there; remove it or give it to "
+			       "root (chown root:root, chmod 700)", path, (unsigned)st.st_uid,
+			       (unsigned)geteuid());
+	if ((st.st_mode & 022) != 0)
+		return gg_fail(cause, GG_HELPER_REFUSED, "'%s' is writable by other users (mode %03o): "
+			       "another user could swap what runs as root there; remove it, or "
+			       "check it and chmod 700", path, (unsigned)(st.st_mode & 0777));
+	return 0;
+}
+
 int gg_root_prepare(const char *root, char **cause)
 {
 	static const char *const subdirs[] = { GG_DIR_BLOBS, GG_DIR_RELEASES };
@@ -90,7 +116,14 @@ int gg_root_prepare(const char *root, char **cause)
 	size_t i;
 	int r;
 
-	if ((r = make_dir(root, 0700, cause)) != 0)
+	if ((r = make_dir(root, 0700, cause)) != 0 || (r = dir_trusted(root, cause)) != 0)
+		return r;
+	sub = gg_path_join(root, "bin");
+	if (sub == NULL)
+		return gg_fail(cause, GG_HELPER_SYSTEM, "out of memory");
+	r = access(sub, F_OK) == 0 ? dir_trusted(sub, cause) : 0;
+	free(sub);
+	if (r != 0)
 		return r;
 	if (stat(root, &st) == 0 && (st.st_mode & 077) != 0 && chmod(root, 0700) != 0)
 		return gg_fail_errno(cause, GG_HELPER_SYSTEM, errno, "cannot make '%s' root-only",
@@ -107,13 +140,21 @@ int gg_root_prepare(const char *root, char **cause)
 	return 0;
 }
 
-static int write_atomic(const char *path, const void *data, size_t len, mode_t mode,
-			int unique, char **cause)
+/*
+ * Write data to a new file of the given mode and rename it over path, then fsync the
+ * directory.  shared: several processes may write path at once (a content-addressed
+ * blob, or the idle stop's setting and units), so the temporary name is unique
+ * ("<path>.tmp-XXXXXX"), the last rename wins whole, and a path already in place
+ * counts as written when the rename fails; else it is "<path>.tmp".
+ */
+static int write_replace(const char *path, const void *data, size_t len, mode_t mode,
+			 int shared, char **cause)
 {
 	char *tmp = NULL, *dir = NULL, *slash;
+	struct stat st;
 	int fd = -1, r = GG_HELPER_SYSTEM;
 
-	if (asprintf(&tmp, unique ? "%s.tmp-XXXXXX" : "%s.tmp", path) < 0 ||
+	if (asprintf(&tmp, shared ? "%s.tmp-XXXXXX" : "%s.tmp", path) < 0 ||
 	    (dir = strdup(path)) == NULL) {
 		gg_fail(cause, r, "out of memory");
 		goto out;
@@ -123,17 +164,19 @@ static int write_atomic(const char *path, const void *data, size_t len, mode_t m
 		strcpy(dir, ".");
 	else
 		*slash = '\0';
-	fd = unique ? mkostemp(tmp, O_CLOEXEC)
-		    : open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+	if (shared)
+		fd = mkostemp(tmp, O_CLOEXEC);
+	else
+		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
 	if (fd < 0) {
 		gg_fail_errno(cause, r, errno, "cannot create '%s'", tmp);
-		if (unique) { /* nothing was made under the template's name */
+		if (shared) { /* nothing was made under the template's name: unlink nothing */
 			free(tmp);
 			tmp = NULL;
 		}
 		goto out;
 	}
-	if (unique && fchmod(fd, mode) != 0) {
+	if (shared && fchmod(fd, mode) != 0) {
 		gg_fail_errno(cause, r, errno, "cannot set the mode of '%s'", tmp);
 		goto out;
 	}
@@ -147,10 +190,12 @@ static int write_atomic(const char *path, const void *data, size_t len, mode_t m
 		goto out;
 	}
 	fd = -1;
-	if (rename(tmp, path) != 0) {
+	if (rename(tmp, path) != 0 && !(shared && lstat(path, &st) == 0 && S_ISREG(st.st_mode))) {
 		gg_fail_errno(cause, r, errno, "cannot rename '%s' into place", tmp);
 		goto out;
 	}
+	if (shared)
+		unlink(tmp); /* still there only when another writer's copy was in place */
 	free(tmp);
 	tmp = NULL;
 	r = gg_fsync_dir(dir, cause);
@@ -167,13 +212,13 @@ out:
 int gg_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
 			 char **cause)
 {
-	return write_atomic(path, data, len, mode, 0, cause);
+	return write_replace(path, data, len, mode, 0, cause);
 }
 
-int gg_write_file_unique(const char *path, const void *data, size_t len, mode_t mode,
+int gg_write_file_shared(const char *path, const void *data, size_t len, mode_t mode,
 			 char **cause)
 {
-	return write_atomic(path, data, len, mode, 1, cause);
+	return write_replace(path, data, len, mode, 1, cause);
 }
 
 int gg_read_fd(int fd, const char *name, size_t max, struct gg_buf *out, char **cause)

@@ -17,7 +17,9 @@
 
 /*
  * Create the state root (mode 0700, its parent must exist) and the store and
- * release directories under it, and tighten the root to 0700 if it was looser.
+ * release directories under it, and tighten the root to 0700 if others could read
+ * it.  A root (or its bin/) owned by another user or writable by group or others is
+ * refused (GG_HELPER_REFUSED): someone else could have swapped the helper.
  */
 int gg_root_prepare(const char *root, char **cause);
 
@@ -40,12 +42,15 @@ int gg_fsync_dir(const char *path, char **cause);
  */
 int gg_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
 			 char **cause);
+
 /*
- * The same through a unique temporary name ("<path>.tmp-XXXXXX"), for files that
- * two commands may write at once (the idle-stop units and setting): each writes its
- * own temporary file, and the last rename wins whole.
+ * As gg_write_file_atomic, for a path that several processes may write at once (a
+ * content-addressed blob that two `have` of one new manifest write; the idle stop's
+ * setting and units that idle-set and idle-check write): each writes its own temporary
+ * file ("<path>.tmp-XXXXXX"), the last rename wins whole, and when the rename fails a
+ * file already in its place counts as written.
  */
-int gg_write_file_unique(const char *path, const void *data, size_t len, mode_t mode,
+int gg_write_file_shared(const char *path, const void *data, size_t len, mode_t mode,
 			 char **cause);
 
 /*

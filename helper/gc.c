@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -21,16 +22,6 @@
 #include "protocol.h"
 #include "release.h"
 #include "store.h"
-
-void gg_gc_touch(const char *root, const char *sha256)
-{
-	char *blob = gg_store_blob_path(root, sha256);
-
-	/* A blob that cannot be touched is only less protected from a collection. */
-	if (blob != NULL)
-		(void)utimensat(AT_FDCWD, blob, NULL, AT_SYMLINK_NOFOLLOW);
-	free(blob);
-}
 
 /* The manifests collection keeps, loaded, and whether each one's release was intact. */
 struct kept {
@@ -61,9 +52,11 @@ static int keep_set(const char *root, const char *const *keep, size_t count, str
 			return -1;
 		k[i].intact = gg_release_intact(root, keep[i], &k[i].m);
 		json_object_set_new(*manifests, keep[i], json_true());
-		json_object_set_new(*blobs, keep[i], json_true());
+		json_object_set_new(*blobs, keep[i], json_boolean(gg_store_sealed(root, keep[i])));
+		/* Whether each is sealed now: collect_releases may move its ctime (links). */
 		for (j = 0; j < k[i].m.count; j++)
-			json_object_set_new(*blobs, k[i].m.files[j].sha256, json_true());
+			json_object_set_new(*blobs, k[i].m.files[j].sha256,
+					    json_boolean(gg_store_sealed(root, k[i].m.files[j].sha256)));
 	}
 	return 0;
 }
@@ -125,9 +118,43 @@ static void collect_releases(const char *root, json_t *manifests, struct gg_gc_s
 	free(dir);
 }
 
+/* When blob name (in blobs/, fd) was last used: its mtime or its seal's (store.h). */
+static time_t blob_used(int fd, const char *name, const struct stat *blob)
+{
+	char seal[GG_SHA256_HEX_SIZE + sizeof GG_STORE_SEAL_SUFFIX];
+	struct stat s;
+
+	snprintf(seal, sizeof seal, "%s%s", name, GG_STORE_SEAL_SUFFIX);
+	if (fstatat(fd, seal, &s, AT_SYMLINK_NOFOLLOW) == 0 && s.st_mtim.tv_sec > blob->st_mtim.tv_sec)
+		return s.st_mtim.tv_sec;
+	return blob->st_mtim.tv_sec;
+}
+
+/*
+ * A seal whose blob is gone ("<sha256>.seal" with no "<sha256>" beside it), or one
+ * whose writing stopped half-way ("<sha256>.seal.tmp": a seal is only ever renamed in
+ * whole, and one missing costs a hash, never trust).
+ */
+static int orphan_seal(int fd, const char *name)
+{
+	char sha[GG_SHA256_HEX_SIZE];
+	size_t len = strlen(name);
+	struct stat s;
+
+	if (len == GG_SHA256_HEX_SIZE - 1 + strlen(GG_STORE_SEAL_SUFFIX ".tmp") &&
+	    strcmp(name + GG_SHA256_HEX_SIZE - 1, GG_STORE_SEAL_SUFFIX ".tmp") == 0)
+		return 1;
+	if (len != GG_SHA256_HEX_SIZE - 1 + strlen(GG_STORE_SEAL_SUFFIX) ||
+	    strcmp(name + GG_SHA256_HEX_SIZE - 1, GG_STORE_SEAL_SUFFIX) != 0)
+		return 0;
+	snprintf(sha, sizeof sha, "%.*s", GG_SHA256_HEX_SIZE - 1, name);
+	return gg_sha256_hex_valid(sha) && fstatat(fd, sha, &s, AT_SYMLINK_NOFOLLOW) != 0 &&
+	       errno == ENOENT;
+}
+
 static void collect_blobs(const char *root, json_t *blobs, struct gg_gc_stats *st)
 {
-	char *dir = gg_path_join(root, GG_DIR_BLOBS);
+	char *dir = gg_path_join(root, GG_DIR_BLOBS), seal[GG_SHA256_HEX_SIZE + 8];
 	struct timespec now;
 	struct dirent *d;
 	struct stat s;
@@ -137,11 +164,17 @@ static void collect_blobs(const char *root, json_t *blobs, struct gg_gc_stats *s
 	/* The mtime that `have` sets comes from the same clock as this reading. */
 	clock_gettime(CLOCK_REALTIME, &now);
 	while (dp != NULL && (d = readdir(dp)) != NULL) {
+		if (orphan_seal(fd, d->d_name)) {
+			unlinkat(fd, d->d_name, 0);
+			continue;
+		}
 		/* "<sha256>" only: partial blobs and anything else are not the store's to drop. */
 		if (!gg_sha256_hex_valid(d->d_name) || json_object_get(blobs, d->d_name) != NULL ||
 		    fstatat(fd, d->d_name, &s, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(s.st_mode) ||
-		    now.tv_sec - s.st_mtim.tv_sec < GG_GC_GRACE_SECONDS)
+		    now.tv_sec - blob_used(fd, d->d_name, &s) < GG_GC_GRACE_SECONDS)
 			continue;
+		snprintf(seal, sizeof seal, "%s%s", d->d_name, GG_STORE_SEAL_SUFFIX);
+		unlinkat(fd, seal, 0);
 		if (unlinkat(fd, d->d_name, 0) == 0) {
 			st->blobs++;
 			st->bytes += (uint64_t)s.st_size;
@@ -159,6 +192,8 @@ int gg_gc(const char *root, const char *const *keep, size_t count, struct gg_gc_
 	json_t *manifests = NULL, *blobs = NULL;
 	struct kept *k = calloc(count + 1, sizeof *k);   /* each m is GG_MANIFEST_INIT */
 	char *why = NULL;
+	const char *name;
+	json_t *sealed;
 	size_t i;
 	int r = k != NULL ? 0 : gg_fail(cause, -1, "out of memory");
 
@@ -171,6 +206,10 @@ int gg_gc(const char *root, const char *const *keep, size_t count, struct gg_gc_
 		 * this removal touched it (the caller holds the lock: no step runs), so one
 		 * that was intact before is sealed again for what it is now.
 		 */
+		/* Likewise the kept blobs: sealed before, so still what was verified. */
+		json_object_foreach(blobs, name, sealed)
+			if (json_is_true(sealed) && !gg_store_sealed(root, name))
+				gg_store_seal(root, name);
 		for (i = 0; i < count; i++)
 			if (k[i].intact && st.releases > 0 &&
 			    !gg_release_intact(root, k[i].sha256, &k[i].m) &&

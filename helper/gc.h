@@ -11,9 +11,14 @@
  *   - releases/<sha> and releases/<sha>.done of every other manifest (the mark first,
  *     so a crash half-way leaves a release without a mark, which is never trusted);
  *   - blobs/<sha> that no kept manifest lists, when they have not been used for
- *     GG_GC_GRACE_SECONDS: `have` refreshes the mtime of every blob it reports present
- *     and of the manifest it stores, so the blobs a concurrent push is counting on
- *     stay.  Partial blobs (a cut upload, waiting to be resumed) are left alone.
+ *     GG_GC_GRACE_SECONDS, "used" being the newer of the blob's mtime and its seal's
+ *     (store.h): `have` refreshes it (gg_store_touch) for every blob it reports
+ *     present and for the manifest it stores, so the blobs a concurrent push is
+ *     counting on stay.  A blob's seal goes with it, and a seal without its blob.
+ *     Partial blobs (a cut upload, waiting to be resumed) are left alone.
+ *   - releases are hard links to the blobs, so removing one moves the ctimes of the
+ *     blobs it shared: kept blobs and releases that were sealed or intact before are
+ *     sealed again after (nothing else ran: the caller holds the lock).
  *
  * Collection is best effort: what cannot be removed stays for the next time, and
  * nothing here fails an apply.  The caller holds the runner's lock, so no layout runs
@@ -40,8 +45,5 @@ struct gg_gc_stats {
  */
 int gg_gc(const char *root, const char *const *keep, size_t count, struct gg_gc_stats *stats,
 	  char **cause);
-
-/* Mark blob sha256 as just used (its mtime), so that gg_gc's grace covers it. */
-void gg_gc_touch(const char *root, const char *sha256);
 
 #endif

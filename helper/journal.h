@@ -49,13 +49,26 @@ void gg_journal_close(struct gg_journal *j);
 /*
  * Append one event of type with the next seq; fields (may be NULL) are merged into
  * it and released.  On failure the log is cut back to its previous size.  The seq
- * given is stored in *seq when seq is not NULL.
+ * given is stored in *seq when seq is not NULL.  An event over GG_EVENT_MAX_LINE is
+ * GG_HELPER_REFUSED (it will never fit; nothing is written), an I/O error
+ * GG_HELPER_SYSTEM (it may pass: a full disk is freed).
  */
 int gg_journal_emit(struct gg_journal *j, enum gg_event_type type, json_t *fields,
 		    long long *seq, char **cause);
 
 /* The highest seq in root's log, read without the lock; 0 when there is none. */
 long long gg_journal_last_seq(const char *root);
+
+/* Tests only: the hooks below act only when GCLOUD_GPU_TEST_HOOKS is "1". */
+#define GG_ENV_TEST_HOOKS "GCLOUD_GPU_TEST_HOOKS"
+/*
+ * Tests only: N.  A process that called gg_journal_kill_points kills itself with
+ * SIGKILL right after its N-th durable write (an event appended, a state.json
+ * replaced), as a crash there would: the fault tests kill the runner at every point.
+ */
+#define GG_ENV_TEST_KILL_AT "GCLOUD_GPU_TEST_KILL_AT"
+
+void gg_journal_kill_points(void);
 
 /*
  * state.json.  Load sets *state to NULL when there is none yet.  Save replaces it

@@ -56,21 +56,40 @@ static void usage(FILE *f)
 		"GCLOUD_GPU_POWEROFF_COMMAND");
 }
 
-/* Exact name first, then a unique prefix (lookup.h); ambiguous prefixes are listed. */
+/* The exact name only (lookup.h): the CLI always names its commands in full. */
 static const struct helper_command *find_command(const char *name, char **cause)
 {
-	char *candidates = NULL;
-	long i = gg_lookup(commands, sizeof commands[0], COMMAND_COUNT, name, &candidates);
+	char *suggestions = NULL;
+	long i = gg_lookup(commands, sizeof commands[0], COMMAND_COUNT, name, &suggestions);
 
 	if (i >= 0)
 		return &commands[i];
-	if (i == -2)
-		gg_fail(cause, GG_HELPER_USAGE, "ambiguous command '%s':%s", name,
-			candidates != NULL ? candidates : "");
+	if (suggestions != NULL)
+		gg_fail(cause, GG_HELPER_USAGE, "unknown command '%s' (did you mean %s?)", name,
+			suggestions);
 	else
 		gg_fail(cause, GG_HELPER_USAGE, "unknown command '%s' (see --help)", name);
-	free(candidates);
+	free(suggestions);
 	return NULL;
+}
+
+/*
+ * A relative path in the environment variable var is made absolute against the working
+ * directory, once, before anything uses it: the runner later leaves that directory
+ * (chdir "/"), and a step or the reboot unit gets the variable passed on.  Tests give
+ * each loopback "VM" a root relative to the directory its sshd's shell starts in.
+ */
+static void absolute_env(const char *var)
+{
+	const char *v = getenv(var);
+	char cwd[PATH_MAX], *abs;
+
+	if (v == NULL || v[0] == '\0' || v[0] == '/' || getcwd(cwd, sizeof cwd) == NULL)
+		return;
+	if (asprintf(&abs, "%s/%s", cwd, v) < 0)
+		return;
+	setenv(var, abs, 1);
+	free(abs);
 }
 
 int main(int argc, char **argv)
@@ -102,6 +121,8 @@ int main(int argc, char **argv)
 		return GG_HELPER_USAGE;
 	}
 
+	absolute_env(GG_ENV_ROOT);
+	absolute_env(GG_ENV_BOOT_ID_FILE);
 	env = getenv(GG_ENV_ROOT);
 	ctx.root = env != NULL && env[0] != '\0' ? env : GG_DEFAULT_ROOT;
 	env = getenv(GG_ENV_BOOT_ID_FILE);

@@ -1,5 +1,6 @@
 /*
- * release.c: verified copies from the store into a staged release (see release.h).
+ * release.c: a staged release of hard links to the store's verified blobs, its mark,
+ * and its reuse (see release.h).
  */
 #include "release.h"
 
@@ -235,63 +236,41 @@ out:
 }
 
 /*
- * The release a new layout may take unchanged files from: the previous one, when its
- * mark matches (so each of its files still holds its blob's bytes, as verified when it
- * was laid out).  Its directory fd in donor->dir, or -1 when there is none to use.
+ * Lay out e as a hard link to its blob: verified first (its seal, else its bytes:
+ * gg_store_verify), given e's mode (the blob's inode is the release's file).  A blob
+ * some other release links with another mode, or one that cannot be linked, is
+ * copied instead (copy_blob, which hashes it).
  */
-struct donor {
-	int dir;
-	struct gg_manifest m;
-};
-
-static void donor_open(struct donor *d, const char *root, const char *prev, const char *sha256)
+static int link_blob(const char *root, int dir, const struct gg_manifest_entry *e,
+		     unsigned char *chunk, char **cause)
 {
-	char *dest = NULL, *mark = NULL;
+	char *blob = gg_store_blob_path(root, e->sha256);
+	struct stat st;
+	int r;
 
-	d->dir = -1;
-	if (prev == NULL || strcmp(prev, sha256) == 0 ||
-	    gg_store_load_manifest(root, prev, &d->m, NULL) != 0)
-		return;
-	dest = gg_release_path(root, prev);
-	mark = gg_release_mark_path(root, prev);
-	if (dest != NULL && mark != NULL && release_intact(dest, mark, &d->m))
-		d->dir = open(dest, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	free(dest);
-	free(mark);
-}
-
-static void donor_close(struct donor *d)
-{
-	if (d->dir >= 0)
-		close(d->dir);
-	gg_manifest_release(&d->m);
-}
-
-/*
- * Hard-link e from the donor when it lists the same path with the same bytes and mode:
- * 1 when linked, 0 when e must be copied.  Both manifests are sorted by path, so *at
- * walks the donor's files once over a whole layout.
- */
-static int take_over(struct donor *d, size_t *at, int dir, const struct gg_manifest_entry *e)
-{
-	const struct gg_manifest_entry *p;
-	char *ignored = NULL;
-	int c = 1, linked;
-
-	if (d->dir < 0)
-		return 0;
-	while (*at < d->m.count && (c = strcmp(d->m.files[*at].path, e->path)) < 0)
-		(*at)++;
-	if (*at == d->m.count || c != 0)
-		return 0;
-	p = &d->m.files[*at];
-	if (strcmp(p->sha256, e->sha256) != 0 || p->mode != e->mode || p->size != e->size)
-		return 0;
-	/* Any failure here leaves it to copy_blob, which says what went wrong. */
-	linked = make_parents(dir, e->path, &ignored) == 0 &&
-		 linkat(d->dir, e->path, dir, e->path, 0) == 0;
-	free(ignored);
-	return linked;
+	if (blob == NULL)
+		return gg_fail(cause, GG_HELPER_SYSTEM, "out of memory");
+	if (lstat(blob, &st) != 0 || !S_ISREG(st.st_mode)) {
+		r = gg_fail(cause, GG_HELPER_REFUSED,
+			    "blob '%s' of '%s' is missing from the store (push again)", e->sha256,
+			    e->path);
+		goto out;
+	}
+	if ((r = gg_store_verify(root, e->sha256, e->size, cause)) != 0) {
+		gg_fail_wrap(cause, r, "'%s'", e->path);
+		goto out;
+	}
+	if ((r = make_parents(dir, e->path, cause)) != 0)
+		goto out;
+	if ((st.st_mode & 07777) != e->mode && (st.st_nlink != 1 || chmod(blob, e->mode) != 0)) {
+		r = copy_blob(root, dir, e, chunk, cause);
+		goto out;
+	}
+	if (linkat(AT_FDCWD, blob, dir, e->path, 0) != 0)
+		r = copy_blob(root, dir, e, chunk, cause);
+out:
+	free(blob);
+	return r;
 }
 
 int gg_release_layout(const char *root, const char *sha256, const char *prev,
@@ -300,9 +279,9 @@ int gg_release_layout(const char *root, const char *sha256, const char *prev,
 	char *dest = gg_release_path(root, sha256), *mark = gg_release_mark_path(root, sha256);
 	char *tmp = NULL, *why = NULL;
 	unsigned char *chunk = malloc(COPY_CHUNK);
-	struct donor donor = { -1, GG_MANIFEST_INIT };
-	int dir = -1, r = GG_HELPER_SYSTEM;
-	size_t i, at = 0;
+	struct gg_manifest prev_m = GG_MANIFEST_INIT;
+	int dir = -1, prev_intact = 0, r = GG_HELPER_SYSTEM;
+	size_t i;
 
 	if (dest == NULL || mark == NULL || chunk == NULL) {
 		gg_fail(cause, r, "out of memory");
@@ -312,6 +291,14 @@ int gg_release_layout(const char *root, const char *sha256, const char *prev,
 		r = 0;
 		goto out;
 	}
+	/*
+	 * The release before shares blobs with this one: linking them again moves their
+	 * link counts and ctimes, so its mark would stop matching.  Nothing else changes
+	 * it meanwhile (the caller holds the lock), so one intact now is sealed again after.
+	 */
+	prev_intact = prev != NULL && strcmp(prev, sha256) != 0 &&
+		      gg_store_load_manifest(root, prev, &prev_m, NULL) == 0 &&
+		      gg_release_intact(root, prev, &prev_m);
 	if ((r = gg_stage_dir(dest, &tmp, cause)) != 0)
 		goto out;
 	dir = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -319,22 +306,37 @@ int gg_release_layout(const char *root, const char *sha256, const char *prev,
 		r = gg_fail_errno(cause, GG_HELPER_SYSTEM, errno, "cannot open '%s'", tmp);
 		goto out;
 	}
-	donor_open(&donor, root, prev, sha256);
 	for (i = 0; i < m->count; i++)
-		if (!take_over(&donor, &at, dir, &m->files[i]) &&
-		    (r = copy_blob(root, dir, &m->files[i], chunk, cause)) != 0)
+		if ((r = link_blob(root, dir, &m->files[i], chunk, cause)) != 0)
 			goto out;
 	close(dir);
 	dir = -1;
 	r = gg_stage_commit(tmp, dest, cause);
 	tmp = NULL;
-	/* Without its mark the release is only laid out again next time: not a failure. */
-	if (r == 0 && release_mark(dest, mark, m, &why) != 0)
+	if (r != 0)
+		goto out;
+	/*
+	 * Every blob of m was verified above, and only this layout changed them since
+	 * (their links, modes, and the old release of this name it replaced): seal them
+	 * for what they are now, so that the next layout trusts them without a hash.
+	 */
+	for (i = 0; i < m->count; i++)
+		gg_store_seal(root, m->files[i].sha256);
+	if (prev_intact && !gg_release_intact(root, prev, &prev_m) &&
+	    gg_release_reseal(root, prev, &prev_m, &why) != 0) {
+		free(why);
+		why = NULL;
+	}
+	/*
+	 * Without its mark the release is only laid out again next time: not a failure,
+	 * and not worth a line when the disk is full (what fails next says so).
+	 */
+	if (release_mark(dest, mark, m, &why) != 0 && !gg_disk_full(root, NULL))
 		fprintf(stderr, "gcloud-gpu-helper: release kept without its mark: %s\n", why);
 out:
 	if (dir >= 0)
 		close(dir);
-	donor_close(&donor);
+	gg_manifest_release(&prev_m);
 	gg_stage_abort(tmp);
 	free(why);
 	free(chunk);

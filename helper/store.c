@@ -19,7 +19,6 @@
 #include "buf.h"
 #include "error.h"
 #include "fsutil.h"
-#include "gc.h"
 #include "hash.h"
 #include "prefetch.h"
 
@@ -34,6 +33,9 @@
  * the recv of a link that just dropped is still writing and syncing what it got.
  */
 #define RECV_LOCK_WAIT_MS 10000
+
+/* The longest seal text. */
+#define SEAL_MAX 160
 
 char *gg_store_blob_path(const char *root, const char *sha256)
 {
@@ -79,8 +81,13 @@ static int promote_complete_partial(const char *root, const char *sha256, const 
 
 	if (gg_sha256_file(partial, hex, NULL, NULL) == 0 && strcmp(hex, sha256) == 0) {
 		blob = gg_store_blob_path(root, sha256);
-		if (blob != NULL && rename(partial, blob) == 0)
-			stored = 1;
+		/* Stored once the rename is durable: the seal beside it is written, then the
+		 * directory is fsync'd, as recv does. */
+		if (blob != NULL && rename(partial, blob) == 0) {
+			gg_store_seal(root, sha256);
+			*strrchr(blob, '/') = '\0';
+			stored = gg_fsync_dir(blob, NULL) == 0;
+		}
 		free(blob);
 	}
 	if (!stored)
@@ -88,9 +95,128 @@ static int promote_complete_partial(const char *root, const char *sha256, const 
 	return stored;
 }
 
+char *gg_store_seal_path(const char *root, const char *sha256)
+{
+	return gg_root_path(root, GG_DIR_BLOBS, sha256, GG_STORE_SEAL_SUFFIX);
+}
+
+/* What a seal holds: the inode's identity and every time the kernel stamps on it. */
+static int seal_text(const struct stat *st, char *out, size_t size)
+{
+	int n = snprintf(out, size, "%ju %o %ju %ju %lld.%09ld %lld.%09ld\n", (uintmax_t)st->st_ino,
+			 (unsigned)st->st_mode, (uintmax_t)st->st_nlink, (uintmax_t)st->st_size,
+			 (long long)st->st_mtim.tv_sec, st->st_mtim.tv_nsec,
+			 (long long)st->st_ctim.tv_sec, st->st_ctim.tv_nsec);
+
+	return n > 0 && (size_t)n < size ? n : -1;
+}
+
+void gg_store_seal(const char *root, const char *sha256)
+{
+	char *blob = gg_store_blob_path(root, sha256), *seal = gg_store_seal_path(root, sha256);
+	char text[SEAL_MAX], *tmp = NULL;
+	struct stat st;
+	int fd = -1, n;
+
+	if (blob == NULL || seal == NULL || lstat(blob, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    (n = seal_text(&st, text, sizeof text)) < 0 || asprintf(&tmp, "%s.tmp", seal) < 0) {
+		tmp = NULL;
+		goto out;
+	}
+	/*
+	 * Not synced: a seal lost or torn by a power cut only costs one hash of the blob
+	 * (it no longer matches).  Written aside and renamed, so it is never half there.
+	 */
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0 || gg_write_all(fd, text, (size_t)n) != 0 || close(fd) != 0 ||
+	    rename(tmp, seal) != 0)
+		unlink(tmp);
+	fd = -1;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(tmp);
+	free(blob);
+	free(seal);
+}
+
+int gg_store_sealed(const char *root, const char *sha256)
+{
+	char *blob = gg_store_blob_path(root, sha256), *seal = gg_store_seal_path(root, sha256);
+	char text[SEAL_MAX];
+	struct gg_buf b = GG_BUF_INIT;
+	struct stat st;
+	int n, ok = 0;
+
+	if (blob != NULL && seal != NULL && lstat(blob, &st) == 0 && S_ISREG(st.st_mode) &&
+	    (n = seal_text(&st, text, sizeof text)) > 0 &&
+	    gg_read_file(seal, SEAL_MAX, &b, NULL) == 0)
+		ok = b.len == (size_t)n && memcmp(b.data, text, (size_t)n) == 0;
+	gg_buf_release(&b);
+	free(blob);
+	free(seal);
+	return ok;
+}
+
+/* Remove blob sha256 and its seal: its bytes are not what its name says. */
+static void drop_blob(const char *root, const char *sha256)
+{
+	char *blob = gg_store_blob_path(root, sha256), *seal = gg_store_seal_path(root, sha256);
+
+	if (seal != NULL)
+		unlink(seal);
+	if (blob != NULL)
+		unlink(blob);
+	free(blob);
+	free(seal);
+}
+
+int gg_store_verify(const char *root, const char *sha256, uint64_t size, char **cause)
+{
+	char *blob, hex[GG_SHA256_HEX_SIZE];
+	uint64_t got = 0;
+	int r;
+
+	if (gg_store_sealed(root, sha256))
+		return 0;
+	blob = gg_store_blob_path(root, sha256);
+	if (blob == NULL)
+		return gg_fail(cause, GG_HELPER_SYSTEM, "out of memory");
+	r = gg_sha256_file(blob, hex, &got, NULL);
+	free(blob);
+	if (r != 0)
+		return gg_fail(cause, GG_HELPER_REFUSED, "blob '%s' is missing from the store (push again)",
+			       sha256);
+	if (got == size && strcmp(hex, sha256) == 0)
+		return 0;
+	/* Damaged (a step wrote to its release's link of it): the next `have` asks for it. */
+	drop_blob(root, sha256);
+	return gg_fail(cause, GG_HELPER_REFUSED,
+		       "blob '%s' is corrupt (%" PRIu64 " bytes, sha256 '%s'); removed, push again",
+		       sha256, got, hex);
+}
+
+void gg_store_touch(const char *root, const char *sha256)
+{
+	char *seal = gg_store_seal_path(root, sha256), *blob = gg_store_blob_path(root, sha256);
+	struct stat st;
+
+	/*
+	 * The seal's mtime, not the blob's: a blob is also a file of the releases linked
+	 * to it, and a touch would move its ctime, so their marks and its own seal would
+	 * stop matching.  A blob without a seal is touched itself, only when no release
+	 * links it.  A blob that cannot be touched is only less protected from a collection.
+	 */
+	if (seal != NULL && utimensat(AT_FDCWD, seal, NULL, AT_SYMLINK_NOFOLLOW) != 0 &&
+	    blob != NULL && lstat(blob, &st) == 0 && st.st_nlink == 1)
+		(void)utimensat(AT_FDCWD, blob, NULL, AT_SYMLINK_NOFOLLOW);
+	free(seal);
+	free(blob);
+}
+
 /*
  * How much of blob sha256 (of size bytes) is on the VM: -1 stored (and its mtime
- * refreshed: see gc.h), else the offset.
+ * refreshed: gg_store_touch), else the offset.
  */
 static int64_t blob_offset(const char *root, const char *sha256, uint64_t size)
 {
@@ -101,11 +227,20 @@ static int64_t blob_offset(const char *root, const char *sha256, uint64_t size)
 
 	if (blob == NULL || partial == NULL)
 		goto out;
-	if (lstat(blob, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size == size) {
-		/* Present: the push asking counts on it, so a collection must leave it (gc.h). */
-		(void)utimensat(AT_FDCWD, blob, NULL, AT_SYMLINK_NOFOLLOW);
-		offset = -1;
-		goto out;
+	/*
+	 * Present, and its seal matches (or its bytes, hashed again, match its name).  A
+	 * blob that does not (a step wrote to it through a release) is dropped here, so
+	 * that it is sent again and `recv` does not take it for stored.
+	 */
+	if (lstat(blob, &st) == 0) {
+		if (S_ISREG(st.st_mode) && (uint64_t)st.st_size == size &&
+		    gg_store_verify(root, sha256, size, NULL) == 0) {
+			/* The push asking counts on it, so a collection must leave it (gc.h). */
+			gg_store_touch(root, sha256);
+			offset = -1;
+			goto out;
+		}
+		drop_blob(root, sha256);
 	}
 	if (lstat(partial, &st) != 0 || !S_ISREG(st.st_mode))
 		goto out;
@@ -155,8 +290,8 @@ int gg_store_have(const char *root, const char *text, size_t len, json_t **resul
 		goto out;
 	}
 	if (lstat(path, &st) == 0)
-		gg_gc_touch(root, sha);
-	else if (gg_write_file_atomic(path, text, len, 0600, cause) != 0)
+		gg_store_touch(root, sha);
+	else if (gg_write_file_shared(path, text, len, 0600, cause) != 0)
 		goto out;
 	out = json_object();
 	missing = json_array();
@@ -382,6 +517,7 @@ static int recv_blob(struct recv_state *rs, struct archive_entry *entry, char **
 		gg_fail_errno(cause, r, errno, "cannot store blob '%s'", sha);
 		goto out;
 	}
+	gg_store_seal(rs->root, sha);
 	if (json_array_append_new(rs->stored, json_string(sha)) != 0) {
 		gg_fail(cause, r, "out of memory");
 		goto out;

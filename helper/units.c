@@ -51,7 +51,7 @@ int gg_unit_install(const char *dir, const char *name, const char *text, const c
 		r = gg_fail_errno(cause, GG_HELPER_SYSTEM, errno, "cannot create '%s'", dir);
 		goto out;
 	}
-	r = shared ? gg_write_file_unique(path, text, strlen(text), 0644, cause)
+	r = shared ? gg_write_file_shared(path, text, strlen(text), 0644, cause)
 		   : gg_write_file_atomic(path, text, strlen(text), 0644, cause);
 	if (r != 0 ||
 	    wanted_by == NULL)
@@ -77,18 +77,30 @@ out:
 	return r;
 }
 
+int gg_unit_value_safe(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f || *s == '"' || *s == '\\' || *s == '%')
+			return 0;
+	return 1;
+}
+
 void gg_unit_remove(const char *dir, const char *name, const char *wanted_by)
 {
-	char *path = NULL;
+	char *path = NULL, *wants = NULL;
 
-	if (wanted_by != NULL && asprintf(&path, "%s/%s.wants/%s", dir, wanted_by, name) >= 0) {
-		unlink(path);
-		free(path);
-	}
-	if (asprintf(&path, "%s/%s", dir, name) >= 0) {
-		unlink(path);
-		free(path);
-	}
+	/* Durably: a power cut right after must not bring back a unit that acts again
+	 * (a plan resumed, a timer that powers off); each directory is fsync'd after
+	 * its unlink. */
+	if (wanted_by != NULL && asprintf(&wants, "%s/%s.wants", dir, wanted_by) >= 0 &&
+	    asprintf(&path, "%s/%s", wants, name) >= 0 && unlink(path) == 0)
+		gg_fsync_dir(wants, NULL);
+	free(path);
+	free(wants);
+	path = NULL;
+	if (asprintf(&path, "%s/%s", dir, name) >= 0 && unlink(path) == 0)
+		gg_fsync_dir(dir, NULL);
+	free(path);
 }
 
 int gg_systemctl(const char *const args[])

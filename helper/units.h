@@ -22,11 +22,19 @@ char *gg_units_dir(void);
 /*
  * Write unit name with text into dir and, when wanted_by is not NULL, enable it
  * there ("multi-user.target", "timers.target").  shared: two commands may write it
- * at once (gg_write_file_unique); else only the lock holder does.  0, or
+ * at once (gg_write_file_shared); else only the lock holder does.  0, or
  * GG_HELPER_SYSTEM with *cause.
  */
 int gg_unit_install(const char *dir, const char *name, const char *text, const char *wanted_by,
 		    int shared, char **cause);
+
+/*
+ * Whether s can stand in a unit file line as it is (an ExecStart= path, an
+ * Environment= value): a newline would start a line of its own choosing (an
+ * ExecStartPre=), a quote or backslash end or bend the quoting, and systemd expands
+ * % specifiers.
+ */
+int gg_unit_value_safe(const char *s);
 
 /* Remove unit name and its link under wanted_by (may be NULL); missing is fine. */
 void gg_unit_remove(const char *dir, const char *name, const char *wanted_by);

@@ -5,6 +5,7 @@
 #include "auth.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <nettle/base64.h>
@@ -146,7 +147,7 @@ static char *read_file(const char *path)
 	return gg_buf_detach(&b, NULL);
 }
 
-static int token_from_file(const char *path, char **token, char **cause)
+static int token_from_file(const char *path, struct auth_token *t, char **cause)
 {
 	char *s = read_file(path);
 	size_t n;
@@ -161,7 +162,10 @@ static int token_from_file(const char *path, char **token, char **cause)
 		return gg_fail(cause, GG_EXIT_API, "access token file '%s' holds no token: "
 			       "write one with 'gcloud auth print-access-token > FILE'", path);
 	}
-	*token = s;
+	t->value = s;
+	xasprintf(&t->source, "access token file '%s'", path);
+	xasprintf(&t->fix, "write a fresh token there with 'gcloud auth print-access-token > "
+		  "%s'", path);
 	return 0;
 }
 
@@ -265,19 +269,36 @@ out:
 	return r;
 }
 
-static int adc_token(const char *path, const char *text, char **token, char **cause)
+static int gcloud_token(const char *const argv[], const char *what, struct auth_token *t,
+			char **cause);
+
+static int adc_token(const char *path, const char *text, struct auth_token *t, char **cause)
 {
+	static const char *const adc_argv[] = { "gcloud", "auth", "application-default",
+						"print-access-token", NULL };
 	json_t *j = json_loads(text, 0, NULL);
 	const char *type = json_string_value(json_object_get(j, "type"));
 	const char *uri = json_string_value(json_object_get(j, "token_uri"));
 	char *form = NULL, *a = NULL, *b = NULL, *c = NULL, *jwt = NULL, *cache = NULL;
+	char *what = NULL;
 	long expires_in = 0;
 	int r;
 
 	if (uri == NULL)
 		uri = DEFAULT_TOKEN_URI;
+	if (type != NULL && strcmp(type, "authorized_user") != 0 &&
+	    strcmp(type, "service_account") != 0) {
+		/* external_account, impersonated_service_account and what comes next:
+		 * gcloud's own library reads them all, so we ask it rather than redo it. */
+		xasprintf(&what, "application default credentials '%s' (type '%s', through "
+			  "'gcloud auth application-default print-access-token')", path, type);
+		r = gcloud_token(adc_argv, what, t, cause);
+		goto out;
+	}
 	cache = cache_path(text);
-	if ((*token = cache_read(cache)) != NULL) {
+	if ((t->value = cache_read(cache)) != NULL) {
+		t->cache = cache;
+		cache = NULL;
 		r = 0;
 		goto out;
 	}
@@ -314,15 +335,25 @@ static int adc_token(const char *path, const char *text, char **token, char **ca
 		xasprintf(&form, "grant_type=%s&assertion=%s",
 			  "urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer", jwt);
 	} else {
-		r = gg_fail(cause, GG_EXIT_API, "credentials '%s' are of type '%s', which "
-			    "gcloud-gpu does not know: use a user or service account key, or "
-			    "--access-token-file", path, type != NULL ? type : "none");
+		r = gg_fail(cause, GG_EXIT_API, "credentials '%s' have no type: run 'gcloud "
+			    "auth application-default login', or use --access-token-file", path);
 		goto out;
 	}
-	r = token_grant(uri, form, path, token, &expires_in, cause);
-	if (r == 0)
-		cache_write(cache, *token, expires_in);
+	r = token_grant(uri, form, path, &t->value, &expires_in, cause);
+	if (r == 0) {
+		cache_write(cache, t->value, expires_in);
+		t->cache = cache;
+		cache = NULL;
+	}
 out:
+	if (r == 0) {
+		if (t->source == NULL)
+			xasprintf(&t->source, "application default credentials '%s'", path);
+		free(t->fix);
+		t->fix = xstrdup("run 'gcloud auth application-default login' or check "
+				 "GOOGLE_APPLICATION_CREDENTIALS");
+	}
+	free(what);
 	json_decref(j);
 	free_secret(form);
 	free_secret(a);
@@ -335,32 +366,88 @@ out:
 
 /* --- gcloud itself ----------------------------------------------------------------- */
 
-static int gcloud_token(char **token, char **cause)
+/* The last non-empty line of text (at most 300 bytes of it), malloc'd; "" when none. */
+static char *last_line_of(const struct gg_buf *text)
 {
-	struct gg_buf out = GG_BUF_INIT;
-	char chunk[1024];
-	int pipefd[2], status = 0, r;
+	size_t end = text->len, start;
+
+	while (end > 0 && (text->data[end - 1] == '\n' || text->data[end - 1] == '\r' ||
+			   text->data[end - 1] == ' '))
+		end--;
+	for (start = end; start > 0 && text->data[start - 1] != '\n'; start--)
+		;
+	if (end - start > 300)
+		end = start + 300;
+	return xstrndup(text->data + start, end - start);
+}
+
+/*
+ * Run gcloud (argv, found on PATH) and take the first line it prints as the token;
+ * what names the source in messages.  Its stderr is read here (bounded) rather than
+ * left on the user's terminal: a failing gcloud prints a dozen lines, of which the
+ * last says why.
+ */
+static int gcloud_token(const char *const argv[], const char *what, struct auth_token *t,
+			char **cause)
+{
+	struct gg_buf out = GG_BUF_INIT, err = GG_BUF_INIT;
+	char chunk[1024], *why = NULL;
+	int outfd[2], errfd[2], status = 0, r, open_fds = 2;
 	ssize_t n;
 	pid_t pid;
 
-	if (pipe2(pipefd, O_CLOEXEC) != 0)
+	if (pipe2(outfd, O_CLOEXEC) != 0)
 		return gg_fail_errno(cause, GG_EXIT_API, errno, "cannot run 'gcloud'");
+	if (pipe2(errfd, O_CLOEXEC) != 0) {
+		close(outfd[0]);
+		close(outfd[1]);
+		return gg_fail_errno(cause, GG_EXIT_API, errno, "cannot run 'gcloud'");
+	}
 	pid = fork();
 	if (pid < 0) {
-		close(pipefd[0]);
-		close(pipefd[1]);
+		close(outfd[0]);
+		close(outfd[1]);
+		close(errfd[0]);
+		close(errfd[1]);
 		return gg_fail_errno(cause, GG_EXIT_API, errno, "cannot run 'gcloud'");
 	}
 	if (pid == 0) {
-		dup2(pipefd[1], 1);
-		execlp("gcloud", "gcloud", "auth", "print-access-token", (char *)NULL);
+		dup2(outfd[1], 1);
+		dup2(errfd[1], 2);
+		execvp(argv[0], (char *const *)argv);
 		_exit(127);
 	}
-	close(pipefd[1]);
-	while ((n = read(pipefd[0], chunk, sizeof chunk)) > 0 || (n < 0 && errno == EINTR))
-		if (n > 0 && gg_buf_add(&out, chunk, (size_t)n) != 0)
+	close(outfd[1]);
+	close(errfd[1]);
+	/* Both pipes to their ends (poll skips a closed one's -1). */
+	while (open_fds > 0) {
+		struct pollfd p[2] = { { outfd[0], POLLIN, 0 }, { errfd[0], POLLIN, 0 } };
+		int i;
+
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
 			break;
-	close(pipefd[0]);
+		for (i = 0; i < 2; i++) {
+			struct gg_buf *b = i == 0 ? &out : &err;
+
+			if (p[i].fd < 0 || !(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			n = read(p[i].fd, chunk, sizeof chunk);
+			if (n > 0 && b->len < 64 * 1024)
+				gg_buf_add(b, chunk, (size_t)n);
+			else if (n == 0 || (n < 0 && errno != EINTR)) {
+				close(p[i].fd);
+				if (i == 0)
+					outfd[0] = -1;
+				else
+					errfd[0] = -1;
+				open_fds--;
+			}
+		}
+	}
+	if (outfd[0] >= 0)
+		close(outfd[0]);
+	if (errfd[0] >= 0)
+		close(errfd[0]);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
@@ -369,30 +456,51 @@ static int gcloud_token(char **token, char **cause)
 			    "or pass --access-token-file");
 		goto out;
 	}
+	gg_buf_addstr(&out, "");
 	out.data[strcspn(out.data, "\r\n")] = '\0';
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !token_valid(out.data)) {
-		r = gg_fail(cause, GG_EXIT_API, "'gcloud auth print-access-token' failed: run "
-			    "'gcloud auth login'");
+		why = last_line_of(&err);
+		gg_printable(why, 0);
+		r = gg_fail(cause, GG_EXIT_API, "%s failed%s%s: run 'gcloud auth login'", what,
+			    why[0] != '\0' ? ": " : "", why);
 		goto out;
 	}
-	*token = xstrdup(out.data);
+	t->value = xstrdup(out.data);
+	t->source = xstrdup(what);
+	t->fix = xstrdup("run 'gcloud auth login'");
 	r = 0;
 out:
 	if (out.alloc > 0)
 		memset(out.data, 0, out.len);
 	gg_buf_release(&out);
+	gg_buf_release(&err);
+	free(why);
 	return r;
 }
 
-int auth_access_token(const struct auth_options *o, char **token, char **cause)
+int auth_access_token(const struct auth_options *o, struct auth_token *t, char **cause)
 {
+	static const char *const print_argv[] = { "gcloud", "auth", "print-access-token", NULL };
 	const char *env = getenv("GOOGLE_APPLICATION_CREDENTIALS");
-	char *path = NULL, *text = NULL;
+	char *path = NULL, *text = NULL, *what = NULL;
 	int r;
 
-	*token = NULL;
+	memset(t, 0, sizeof *t);
+	if (o->access_token_flag != NULL)
+		return token_from_file(o->access_token_flag, t, cause);
+	if (o->impersonate != NULL) {
+		xasprintf(&what, "'gcloud auth print-access-token' (impersonating '%s')",
+			  o->impersonate);
+		r = gcloud_token(print_argv, what, t, cause);
+		if (r == 0) {
+			free(t->fix);
+			xasprintf(&t->fix, "check that your gcloud account may impersonate '%s' "
+				  "(roles/iam.serviceAccountTokenCreator)", o->impersonate);
+		}
+		goto out;
+	}
 	if (o->access_token_file != NULL)
-		return token_from_file(o->access_token_file, token, cause);
+		return token_from_file(o->access_token_file, t, cause);
 	if (env != NULL && env[0] != '\0')
 		path = xstrdup(env);
 	else
@@ -403,11 +511,30 @@ int auth_access_token(const struct auth_options *o, char **token, char **cause)
 		goto out;
 	}
 	if (text != NULL)
-		r = adc_token(path, text, token, cause);
+		r = adc_token(path, text, t, cause);
 	else
-		r = gcloud_token(token, cause);
+		r = gcloud_token(print_argv, "'gcloud auth print-access-token'", t, cause);
 out:
+	if (r != 0)
+		auth_token_release(t);
 	free_secret(text);
 	free(path);
+	free(what);
 	return r;
+}
+
+void auth_token_forget(struct auth_token *t)
+{
+	if (t->cache != NULL)
+		unlink(t->cache);
+	auth_token_release(t);
+}
+
+void auth_token_release(struct auth_token *t)
+{
+	free_secret(t->value);
+	free(t->source);
+	free(t->fix);
+	free(t->cache);
+	memset(t, 0, sizeof *t);
 }

@@ -3,14 +3,20 @@
  * gcloud setup keeps credentials.
  *
  * The first source that applies wins:
- *   1. an access token file (--access-token-file, or auth/access_token_file);
- *   2. application default credentials: $GOOGLE_APPLICATION_CREDENTIALS, else
+ *   1. --access-token-file;
+ *   2. gcloud's auth/impersonate_service_account: `gcloud auth print-access-token`,
+ *      which impersonates (gcloud's credentials, then IAM Credentials'
+ *      generateAccessToken: nothing of that is ours to redo);
+ *   3. auth/access_token_file;
+ *   4. application default credentials: $GOOGLE_APPLICATION_CREDENTIALS, else
  *      application_default_credentials.json in gcloud's configuration directory.
  *      "authorized_user" files are exchanged through the refresh-token grant,
  *      "service_account" keys through a JWT grant signed RS256 (OpenSSL's libcrypto),
  *      both at the file's token_uri (default https://oauth2.googleapis.com/token);
- *   3. `gcloud auth print-access-token`.
- * Tokens from (2) are cached until 5 minutes before they expire, in a 0600 file under
+ *      every other type (external_account, impersonated_service_account, ...) through
+ *      `gcloud auth application-default print-access-token`, which knows them all;
+ *   5. `gcloud auth print-access-token`.
+ * Tokens from (4) are cached until 5 minutes before they expire, in a 0600 file under
  * $XDG_CACHE_HOME/gcloud-gpu/ (default ~/.cache/gcloud-gpu/), named after a hash of the
  * credentials, so that a command run twice a minute does not ask twice.  A token is
  * never printed or logged: messages name only where it came from.
@@ -21,18 +27,39 @@
 #include <stddef.h>
 
 struct auth_options {
-	const char *access_token_file; /* NULL: none given */
+	const char *access_token_flag; /* --access-token-file; NULL: none given */
+	const char *access_token_file; /* auth/access_token_file; NULL: unset */
+	const char *impersonate;       /* auth/impersonate_service_account; NULL: unset */
 	const char *config_dir;        /* gcloud's configuration directory (for ADC) */
 };
+
+/* A token and where it came from. */
+struct auth_token {
+	char *value;  /* the token itself: never printed */
+	char *source; /* where it came from, for messages ("access token file '...'") */
+	char *fix;    /* what to do when Google refuses it */
+	char *cache;  /* the cache file holding it; NULL: not cached */
+};
+
+#define AUTH_TOKEN_INIT { NULL, NULL, NULL, NULL }
 
 /* Refresh this many seconds before expiry. */
 #define AUTH_EXPIRY_MARGIN 300
 
 /*
- * Find a token.  Returns 0 and *token (malloc'd; the caller frees it, ideally after
- * clearing it), or GG_EXIT_API with *cause saying which source failed and what to do.
+ * Find a token.  Returns 0 and *t filled (release it with auth_token_release), or
+ * GG_EXIT_API with *cause saying which source failed and what to do.
  */
-int auth_access_token(const struct auth_options *o, char **token, char **cause);
+int auth_access_token(const struct auth_options *o, struct auth_token *t, char **cause);
+
+/*
+ * Google refused t (a 401): drop its cache entry, so that the next auth_access_token
+ * asks its source afresh, and release it.
+ */
+void auth_token_forget(struct auth_token *t);
+
+/* Clear and free t's fields. */
+void auth_token_release(struct auth_token *t);
 
 /*
  * The compact JWT assertion a service account signs: base64url(header).base64url(

@@ -11,21 +11,24 @@
 
 #include "cli.h"
 #include "error.h"
+#include "fleet.h"
 #include "idle-stop.h"
 #include "opts.h"
 #include "remote.h"
 #include "ui.h"
 #include "xmalloc.h"
 
-#define IDLE_STOP_HELP                                                                    \
-	"usage: gcloud-gpu idle-stop (VM | --ssh USER@HOST[:PORT]) DURATION|off [options]\n\n" \
-	"Power the VM off after DURATION (45m, 2h, 1d; at least 10m) in which nobody used\n" \
-	"it: no SSH session or tunnel, no Jupyter activity or busy kernel, no GPU work,\n"    \
-	"no gcloud-gpu plan running.  A check runs every minute on the VM; five minutes\n"  \
-	"before the stop it warns in 'gcloud-gpu logs'.  'off' removes the check.  A VM\n"  \
-	"made by 'gcloud-gpu create' gets 60m at its first push; other machines none.\n\n" \
-	"On Compute Engine a powered-off VM is stopped: its GPU and CPUs are no longer\n"  \
-	"billed, its disk is; push, reattach and tunnel start it again.\n\n"
+const char cli_help_idle_stop[] =
+	"usage: gcloud-gpu idle-stop (VM | --ssh USER@HOST[:PORT]) DURATION|off [options]\n\n"
+	"Power the VM off after DURATION (45m, 2h, 1d; at least 10m) in which nobody used\n"
+	"it: no SSH session or tunnel, no Jupyter activity or busy kernel, no GPU work,\n"
+	"no gcloud-gpu plan running.  A check runs every minute on the VM; five minutes\n"
+	"before the stop it warns in 'gcloud-gpu logs'.  'off' removes the check.  A VM\n"
+	"made by 'gcloud-gpu create' gets 60m at its first push; other machines none.\n\n"
+	"On Compute Engine a powered-off VM is stopped: its GPU and CPUs are no longer\n"
+	"billed, its disk is; push, reattach and tunnel start it again.\n"
+	OPT_TARGET_HELP
+	FLEET_HELP;
 
 enum { IDLE_DEFAULT_S = 3600 };
 
@@ -39,7 +42,7 @@ int idle_stop_apply(struct remote *r, long seconds, int if_unset, char **cause)
 		args = xstrdup("idle-set off");
 	else
 		xasprintf(&args, "idle-set %ld%s", seconds, if_unset ? " --if-unset" : "");
-	rc = remote_helper(r, args, NULL, 0, &out, cause);
+	rc = remote_helper(r, args, NULL, 0, REMOTE_ANSWER_MAX, &out, cause);
 	gg_buf_release(&out);
 	free(args);
 	return rc;
@@ -80,10 +83,6 @@ int cmd_idle_stop(int argc, char **argv, char **cause)
 	while ((res = opt_next(&p, idle_stop_options, &id, &arg, cause)) != OPT_END) {
 		if (res == OPT_ERROR)
 			return GG_EXIT_USAGE;
-		if (res == OPT_OPTION && id == OPT_HELP) {
-			fputs(IDLE_STOP_HELP OPT_TARGET_HELP, stdout);
-			return GG_EXIT_OK;
-		}
 		/* The period is the last argument: after the VM name, or alone with --ssh. */
 		if (res == OPT_ARGUMENT && (ta.vm != NULL || ta.ssh != NULL)) {
 			if (period != NULL)

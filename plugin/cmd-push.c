@@ -17,65 +17,47 @@
 #include "cli.h"
 #include "clock.h"
 #include "error.h"
+#include "fleet.h"
 #include "hash.h"
 #include "idle-stop.h"
 #include "opts.h"
 #include "pack.h"
 #include "protocol.h"
+#include "recipe.h"
 #include "remote.h"
 #include "ui.h"
 #include "xmalloc.h"
 
-#define PUSH_HELP                                                                         \
-	"usage: gcloud-gpu push (VM | --ssh USER@HOST[:PORT]) [options]\n\n"              \
-	"Make the target a GPU Jupyter server: upload the recipe (only what the VM lacks),\n" \
-	"run it there, and show its progress until it ends.  A dropped link or a reboot\n"  \
-	"on the way is waited out; ^C stops showing, not the work (then: reattach).\n\n"    \
-	"Options:\n"                                                                        \
-	"  -p, --payload DIR          the recipe to push (default: the one shipped)\n"     \
-	"  --json                     print the VM's events as JSON lines, unchanged\n"     \
-	"  --timeout SECONDS          give up following after this long (default 7200)\n"   \
-	"  --idle-stop DURATION|off   power the VM off after DURATION unused (45m, 2h;\n"   \
-	"                             default: 60m on a VM made by 'gcloud-gpu create',\n" \
-	"                             off elsewhere; see 'gcloud-gpu idle-stop')\n"
+const char cli_help_push[] =
+	"usage: gcloud-gpu push (VM | --ssh USER@HOST[:PORT]) [options]\n\n"
+	"Make the target a GPU Jupyter server: upload the recipe (only what the VM lacks),\n"
+	"run it there, and show its progress until it ends.  A dropped link or a reboot\n"
+	"on the way is waited out; ^C stops showing, not the work (then: reattach).\n\n"
+	"Options:\n"
+	"  --payload DIR              the recipe to push (default: the one shipped); it is\n"
+	"                             checked here first (steps/NN-name.sh, executable, #!)\n"
+	"  --dry-run                  say what would be sent and run; change nothing\n"
+	"  --json                     print the VM's events as JSON lines, unchanged\n"
+	"  --timeout SECONDS          give up following after this long (default 7200)\n"
+	"  --idle-stop DURATION|off   power the VM off after DURATION unused (45m, 2h;\n"
+	"                             default: 60m on a VM made by 'gcloud-gpu create',\n"
+	"                             off elsewhere; see 'gcloud-gpu idle-stop')\n\n"
+	"On a terminal the step list stays on screen at the end: a check mark (+) done,\n"
+	"= already in place, x failed, . not run, with each step's time.\n"
+	OPT_TARGET_HELP
+	FLEET_HELP;
 
-enum { OPT_PAYLOAD = OPT_COMMAND, OPT_JSON, OPT_TIMEOUT, OPT_IDLE_STOP };
+enum { OPT_PAYLOAD = OPT_COMMAND, OPT_JSON, OPT_TIMEOUT, OPT_DRY_RUN, OPT_IDLE_STOP };
 
 static const struct opt_spec push_options[] = {
 	OPT_TARGET_SPECS,
-	{ "payload", 'p', 1, OPT_PAYLOAD },
+	{ "payload", 0, 1, OPT_PAYLOAD },
+	{ "dry-run", 0, 0, OPT_DRY_RUN },
 	{ "json", 0, 0, OPT_JSON },
 	{ "timeout", 0, 1, OPT_TIMEOUT },
 	{ "idle-stop", 0, 1, OPT_IDLE_STOP },
 	{ NULL, 0, 0, 0 },
 };
-
-/* The recipe shipped with gcloud-gpu: the source tree's, or the installed one. */
-static char *default_payload(void)
-{
-	static const char *const candidates[] = {
-		"../../payloads",                  /* build/plugin/gcloud-gpu */
-		"../share/gcloud-gpu/payloads",    /* bin/gcloud-gpu */
-	};
-	char self[PATH_MAX], *slash, *path;
-	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-	size_t i;
-
-	if (n > 0) {
-		self[n] = '\0';
-		slash = strrchr(self, '/');
-		*slash = '\0';
-		for (i = 0; i < sizeof candidates / sizeof candidates[0]; i++) {
-			xasprintf(&path, "%s/%s/steps", self, candidates[i]);
-			if (access(path, R_OK) == 0) {
-				path[strlen(path) - strlen("/steps")] = '\0';
-				return path;
-			}
-			free(path);
-		}
-	}
-	return xstrdup("payloads");
-}
 
 /* `have`'s answer (text): which blobs the VM lacks (malloc'd) and the manifest's sha. */
 static int parse_have(struct remote *r, const char *text, size_t len, struct pack_blob **blobs,
@@ -137,6 +119,7 @@ static void upload_progress(void *ctx, uint64_t done, uint64_t total)
 	struct upload *u = ctx;
 
 	ui_upload(u->r->ui, done, total);
+	fleet_upload_progress(done, total);
 }
 
 /* Whether recv's "stored" list names every blob that was sent. */
@@ -156,16 +139,13 @@ static int stored_all(json_t *stored, const struct pack_blob *blobs, size_t coun
 	return 1;
 }
 
-/* Read the exec's stdout into out until it holds a whole line; -2 when the link broke. */
-static long read_line(struct ssh_exec *x, struct gg_buf *out, char **cause)
+/*
+ * The most bytes `have` or `recv` may answer for a manifest of count files: a line
+ * per missing or stored blob (a sha256, a size and an offset) and the manifest's sha.
+ */
+static size_t answer_max(size_t count)
 {
-	char buf[4096];
-	long n = 0;
-
-	while (memchr(out->data, '\n', out->len) == NULL &&
-	       (n = ssh_exec_read(x, buf, sizeof buf, 1000, cause)) >= 0)
-		gg_buf_add(out, buf, (size_t)n);
-	return memchr(out->data, '\n', out->len) != NULL ? 0 : n;
+	return 4096 + count * 256;
 }
 
 /* What one round of the upload found and did. */
@@ -190,11 +170,10 @@ static int upload_round(struct remote *r, const char *dir, const struct gg_manif
 {
 	struct upload u = { r, NULL };
 	struct gg_buf out = GG_BUF_INIT, err = GG_BUF_INIT;
-	char buf[4096], *args = NULL, *nl;
+	char *args = NULL, *nl;
 	json_t *root = NULL;
 	uint64_t kept = 0, total = 0;
 	size_t i, first;
-	long n;
 	int rc, status;
 
 	free(rd->blobs);
@@ -203,9 +182,12 @@ static int upload_round(struct remote *r, const char *dir, const struct gg_manif
 	if ((rc = remote_start(r, args, &u.x, &out, cause)) != 0 ||
 	    (rc = ssh_exec_write(u.x, manifest->data, manifest->len, cause)) != 0)
 		goto out;
-	if ((n = read_line(u.x, &out, cause)) < 0)
-		goto ended;
+	if ((rc = remote_read(r, u.x, &out, answer_max(m->count), 1, "the answer to 'have'",
+			      cause)) != 0)
+		goto out;
 	nl = memchr(out.data, '\n', out.len);
+	if (nl == NULL)
+		goto finish; /* the helper refused the manifest: its exit status says why */
 	first = (size_t)(nl - out.data) + 1;
 	if ((rc = parse_have(r, out.data, first, &rd->blobs, &rd->count, sha, cause)) != 0)
 		goto out;
@@ -213,22 +195,25 @@ static int upload_round(struct remote *r, const char *dir, const struct gg_manif
 		kept += rd->blobs[i].offset;
 		total += rd->blobs[i].size;
 	}
-	if (kept > 0)
-		ui_note(r->ui, "resuming the upload: %llu of its %llu bytes are on %s already",
-			(unsigned long long)kept, (unsigned long long)total, r->target->name);
+	if (kept > 0) {
+		char k[32], t[32];
+
+		cli_bytes(k, sizeof k, (double)kept);
+		cli_bytes(t, sizeof t, (double)total);
+		ui_note(r->ui, "resuming the upload: %llu of its %llu bytes (%s of %s) are on %s "
+			"already", (unsigned long long)kept, (unsigned long long)total, k, t,
+			r->target->name);
+	}
 	if (rd->count > 0 &&
 	    (rc = pack_stream(dir, m, rd->blobs, rd->count, upload_write, upload_progress, &u,
 			      cause)) != 0)
 		goto out;
 	if ((rc = ssh_exec_close_stdin(u.x, cause)) != 0)
 		goto out;
-	while ((n = ssh_exec_read(u.x, buf, sizeof buf, 1000, cause)) >= 0)
-		gg_buf_add(&out, buf, (size_t)n);
-ended:
-	if (n == -2) {
-		rc = GG_EXIT_SSH;
+	if ((rc = remote_read(r, u.x, &out, answer_max(m->count) * 2, 0, "the answer to 'recv'",
+			      cause)) != 0)
 		goto out;
-	}
+finish:
 	rc = ssh_exec_finish(u.x, &status, &err, cause);
 	u.x = NULL;
 	if (rc != 0)
@@ -296,10 +281,79 @@ static int upload(struct remote *r, const char *dir, struct gg_manifest *m,
 			break;
 		rounds = 0;
 	}
-	if (rc == 0)
-		ui_note(r->ui, "sent %llu payload bytes in %zu blobs (%zu files in the payload)",
-			(unsigned long long)sent, blobs_sent, m->count);
+	if (rc == 0) {
+		char size[32];
+
+		cli_bytes(size, sizeof size, (double)sent);
+		ui_note(r->ui, "sent %llu payload bytes (%s) in %zu %s (%zu %s in the payload)",
+			(unsigned long long)sent, size, blobs_sent, cli_plural(blobs_sent, "file", "files"),
+			m->count, cli_plural(m->count, "file", "files"));
+	}
 	free(rd.blobs);
+	return rc;
+}
+
+/*
+ * --dry-run: ask the VM which files it lacks (`have`: it stores only the manifest)
+ * and say what a push would send and run, without sending or running anything.
+ */
+static int dry_run(struct remote *r, const struct gg_manifest *m, const struct gg_buf *manifest,
+		   size_t steps, int json, char **cause)
+{
+	struct gg_buf out = GG_BUF_INIT;
+	struct pack_blob *blobs = NULL;
+	json_t *root = NULL, *send = NULL, *run = NULL;
+	char sha[GG_SHA256_HEX_SIZE], size[32], *text;
+	uint64_t bytes = 0;
+	size_t count = 0, i, j;
+	int rc;
+
+	if ((rc = remote_helper(r, "have", manifest->data, manifest->len, answer_max(m->count),
+				&out, cause)) != 0 ||
+	    (rc = parse_have(r, out.data, out.len, &blobs, &count, sha, cause)) != 0)
+		goto out;
+	send = json_array();
+	run = json_array();
+	for (i = 0; i < m->count; i++) {
+		const struct gg_manifest_entry *e = &m->files[i];
+		const char *name = strrchr(e->path, '/') != NULL ? strrchr(e->path, '/') + 1 : e->path;
+
+		if (strncmp(e->path, "steps/", 6) == 0 && strchr(e->path + 6, '/') == NULL &&
+		    name[0] >= '0' && name[0] <= '9')
+			json_array_append_new(run, json_string(e->path + 6));
+		for (j = 0; j < count; j++)
+			if (memcmp(blobs[j].sha256, e->sha256, GG_SHA256_HEX_SIZE) == 0)
+				break;
+		if (j == count)
+			continue;
+		json_array_append_new(send, json_pack("{s:s, s:I}", "path", e->path, "size",
+						      (json_int_t)(e->size - blobs[j].offset)));
+		bytes += e->size - blobs[j].offset;
+	}
+	if (json) {
+		root = json_pack("{s:s, s:O, s:I, s:O}", "target", r->target->name, "send", send,
+				 "bytes", (json_int_t)bytes, "steps", run);
+		text = json_dumps(root, JSON_COMPACT);
+		printf("%s\n", text != NULL ? text : "{}");
+		free(text);
+		goto out;
+	}
+	cli_bytes(size, sizeof size, (double)bytes);
+	printf("dry run: nothing was sent or run on %s\n", r->target->name);
+	printf("would send %zu %s (%s) of %zu:\n", json_array_size(send),
+	       cli_plural(json_array_size(send), "file", "files"), size, m->count);
+	for (i = 0; i < json_array_size(send); i++)
+		printf("  %s\n", json_string_value(json_object_get(json_array_get(send, i), "path")));
+	printf("would run %zu %s, each only when its check says it is not in place:\n", steps,
+	       cli_plural(steps, "step", "steps"));
+	for (i = 0; i < json_array_size(run); i++)
+		printf("  %s\n", json_string_value(json_array_get(run, i)));
+out:
+	json_decref(root);
+	json_decref(send);
+	json_decref(run);
+	free(blobs);
+	gg_buf_release(&out);
 	return rc;
 }
 
@@ -318,20 +372,20 @@ int cmd_push(int argc, char **argv, char **cause)
 	long timeout = 7200, idle_stop = -1;
 	double deadline;
 	enum opt_result res;
-	int id, json = 0, rc;
+	int id, json = 0, dry = 0, rc;
+	size_t steps = 0;
+	char size[32];
 
 	opt_init(&p, argc, argv);
 	while ((res = opt_next(&p, push_options, &id, &arg, cause)) != OPT_END) {
 		if (res == OPT_ERROR)
 			return GG_EXIT_USAGE;
-		if (res == OPT_OPTION && id == OPT_HELP) {
-			fputs(PUSH_HELP OPT_TARGET_HELP, stdout);
-			return GG_EXIT_OK;
-		}
 		if (res == OPT_OPTION && id == OPT_PAYLOAD)
 			payload_arg = arg;
 		else if (res == OPT_OPTION && id == OPT_JSON)
 			json = 1;
+		else if (res == OPT_OPTION && id == OPT_DRY_RUN)
+			dry = 1;
 		else if (res == OPT_OPTION && id == OPT_TIMEOUT) {
 			if (opt_number("timeout", arg, 30L * 24 * 3600, &timeout, cause) != 0)
 				return GG_EXIT_USAGE;
@@ -341,24 +395,36 @@ int cmd_push(int argc, char **argv, char **cause)
 		} else if ((rc = opt_target(&ta, res, id, arg, cause)) != 0)
 			return rc;
 	}
-	if ((rc = target_resolve(&ta, &t, cause)) != 0)
+	/* The recipe first: a mistake in it fails before anything connects or starts. */
+	payload = payload_arg != NULL ? xstrdup(payload_arg) : pack_default_dir();
+	if ((rc = fleet_manifest(payload, &m, &stats, cause)) != 0 ||
+	    (rc = recipe_check(payload, &steps, cause)) != 0) {
+		free(payload);
+		gg_manifest_release(&m);
 		return rc;
+	}
+	if ((rc = target_resolve(&ta, &t, cause)) != 0) {
+		free(payload);
+		gg_manifest_release(&m);
+		return rc;
+	}
 	deadline = timeout > 0 ? gg_clock_monotonic() + (double)timeout : 0;
 	ui = ui_new(ui_mode_detect(json));
 	remote_catch_interrupt();
-
-	/* The payload first: a missing directory fails before anything connects. */
-	payload = payload_arg != NULL ? xstrdup(payload_arg) : default_payload();
-	if ((rc = pack_manifest(payload, &m, &stats, cause)) != 0)
-		goto out;
 	if (gg_manifest_format(&m, &manifest, cause) != 0) {
 		rc = GG_EXIT_ERROR;
 		goto out;
 	}
-	ui_note(ui, "payload %s: %zu files, %llu bytes (%zu hashed)", payload, stats.files,
-		(unsigned long long)stats.bytes, stats.hashed);
+	cli_bytes(size, sizeof size, (double)stats.bytes);
+	ui_note(ui, "payload %s: %zu %s, %s, %zu %s (%zu hashed)", payload, stats.files,
+		cli_plural(stats.files, "file", "files"), size, steps, cli_plural(steps, "step", "steps"),
+		stats.hashed);
 	if ((rc = remote_open(&r, &t, ui, 0, cause)) != 0)
 		goto out;
+	if (dry) {
+		rc = dry_run(&r, &m, &manifest, steps, json, cause);
+		goto out;
+	}
 	/* The first connect fails fast; reconnects on the way wait until the deadline. */
 	r.deadline = deadline;
 	/*
@@ -369,13 +435,31 @@ int cmd_push(int argc, char **argv, char **cause)
 		goto out;
 	if (idle_stop < 0)
 		idle_stop_default(&r);
-	if ((rc = upload(&r, payload, &m, &manifest, sha, deadline, cause)) != 0)
+	if ((rc = upload(&r, payload, &m, &manifest, sha, deadline, cause)) != 0) {
+		/* Nothing was started yet: reattach would find nothing; the push goes on. */
+		if (rc == GG_EXIT_INTERRUPTED) {
+			free(*cause);
+			*cause = NULL;
+			gg_fail(cause, rc, "interrupted during the upload: nothing runs on %s yet; run "
+				"'gcloud-gpu push %s%s%s' again, it goes on from what arrived", t.name,
+				t.cli_arg, payload_arg != NULL ? " --payload " : "",
+				payload_arg != NULL ? payload_arg : "");
+		}
 		goto out;
+	}
 	memcpy(r.seen.plan, sha, sizeof r.seen.plan);
 	r.floor = 0;
 	xasprintf(&apply, "apply %s", sha);
-	if ((rc = remote_follow(&r, apply, "resume", deadline, cause)) != 0)
+	rc = remote_follow(&r, apply, "resume", deadline, cause);
+	target_record_plan(&t, rc);
+	if (rc != 0)
 		goto out;
+	/* "ready" only when the plan's last step says so, not at any end of the stream. */
+	if (!ui_plan_complete(ui)) {
+		rc = gg_fail(cause, GG_EXIT_STEP, "the plan on %s ended before its last step was done: "
+			     "see 'gcloud-gpu logs %s'", t.name, t.cli_arg);
+		goto out;
+	}
 	ui_note(ui, "%s is ready: run 'gcloud-gpu tunnel %s' to reach Jupyter", t.name, t.cli_arg);
 out:
 	if (rc != 0 && ui != NULL)

@@ -9,7 +9,17 @@
 #include <stdio.h>
 
 #include "cli.h"
+#include "opts.h"
 #include "gce.h"
+
+const char cli_help_ssh_config[] =
+	"usage: gcloud-gpu ssh-config NAME [options]\n\n"
+	"Print an OpenSSH Host block for a VM (started, key in its metadata, host keys\n"
+	"from its guest attributes), for plain ssh, scp and editors:\n"
+	"  gcloud-gpu ssh-config my-vm >> ~/.ssh/config && ssh my-vm\n\n"
+	"Options:\n"
+	"  --internal-ip              the VM's VPC address (from inside the VPC)\n"
+	OPT_GCE_HELP;
 
 int cmd_ssh_config(int argc, char **argv, char **cause)
 {

@@ -12,25 +12,31 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "cli.h"
 #include "error.h"
 #include "opts.h"
 #include "remote.h"
 #include "ssh.h"
 #include "ui.h"
+#include "xmalloc.h"
 
-#define TUNNEL_HELP                                                                       \
-	"usage: gcloud-gpu tunnel (VM | --ssh USER@HOST[:PORT]) [options]\n\n"            \
-	"Reach Jupyter on the VM: forward a local port to the VM's 127.0.0.1:8888 over\n"   \
-	"SSH and print the URL with its token.  Runs until ^C.\n\n"                         \
-	"Options:\n"                                                                        \
-	"  --port N                   the local port (default 8888; 0: any free one)\n"     \
+const char cli_help_tunnel[] =
+	"usage: gcloud-gpu tunnel (VM | --ssh USER@HOST[:PORT]) [options]\n\n"
+	"Reach Jupyter on the VM: forward a local port to the VM's 127.0.0.1:8888 over\n"
+	"SSH and print the URL with its token.  Runs until ^C.\n\n"
+	"Options:\n"
+	"  --port N                   the local port (default 8888; 0: any free one)\n"
 	"  --remote-port N            the port on the VM's loopback (default 8888)\n"
+	"  --json                     print the URL as one JSON object first\n"
+	OPT_TARGET_HELP;
 
-enum { OPT_PORT = OPT_COMMAND, OPT_REMOTE_PORT };
+enum { OPT_PORT = OPT_COMMAND, OPT_REMOTE_PORT, OPT_JSON };
 
 static const struct opt_spec tunnel_options[] = {
 	OPT_TARGET_SPECS,
+	{ "json", 0, 0, OPT_JSON },
 	{ "port", 0, 1, OPT_PORT },
 	{ "remote-port", 0, 1, OPT_REMOTE_PORT },
 	{ NULL, 0, 0, 0 },
@@ -75,17 +81,17 @@ int cmd_tunnel(int argc, char **argv, char **cause)
 	const char *why;
 	long port = 8888, remote_port = 8888;
 	enum opt_result res;
-	int id, rc, fd = -1;
+	int id, rc, fd = -1, json = 0;
+	json_t *root = NULL;
+	char *url = NULL, *text;
 
 	opt_init(&p, argc, argv);
 	while ((res = opt_next(&p, tunnel_options, &id, &arg, cause)) != OPT_END) {
 		if (res == OPT_ERROR)
 			return GG_EXIT_USAGE;
-		if (res == OPT_OPTION && id == OPT_HELP) {
-			fputs(TUNNEL_HELP OPT_TARGET_HELP, stdout);
-			return GG_EXIT_OK;
-		}
-		if (res == OPT_OPTION && id == OPT_PORT) {
+		if (res == OPT_OPTION && id == OPT_JSON) {
+			json = 1;
+		} else if (res == OPT_OPTION && id == OPT_PORT) {
 			if (opt_number("port", arg, 65535, &port, cause) != 0)
 				return GG_EXIT_USAGE;
 		} else if (res == OPT_OPTION && id == OPT_REMOTE_PORT) {
@@ -102,11 +108,21 @@ int cmd_tunnel(int argc, char **argv, char **cause)
 	    (rc = remote_open(&r, &t, ui, 0, cause)) != 0)
 		goto out;
 	token = remote_read_token(&r, &why);
-	if (token != NULL)
-		printf("Jupyter on %s: http://127.0.0.1:%ld/?token=%s\n", t.name, port, token);
-	else
-		printf("Jupyter on %s: http://127.0.0.1:%ld/ (%s)\n", t.name, port, why);
-	printf("forwarding 127.0.0.1:%ld to the VM's 127.0.0.1:%ld; ^C to stop\n", port, remote_port);
+	xasprintf(&url, "http://127.0.0.1:%ld/%s%s", port, token != NULL ? "?token=" : "",
+		  token != NULL ? token : "");
+	if (json) {
+		root = json_pack("{s:s, s:s, s:i, s:i, s:s?}", "target", t.name, "url", url,
+				 "local_port", (int)port, "remote_port", (int)remote_port,
+				 "no_token", token != NULL ? NULL : why);
+		text = json_dumps(root, JSON_COMPACT);
+		printf("%s\n", text != NULL ? text : "{}");
+		free(text);
+	} else {
+		printf("Jupyter on %s: %s%s%s%s\n", t.name, url, token != NULL ? "" : " (",
+		       token != NULL ? "" : why, token != NULL ? "" : ")");
+		printf("forwarding 127.0.0.1:%ld to the VM's 127.0.0.1:%ld; ^C to stop\n", port,
+		       remote_port);
+	}
 	fflush(stdout);
 	rc = ssh_conn_tunnel(r.conn, fd, "127.0.0.1", (int)remote_port, &remote_interrupted, cause);
 out:
@@ -116,5 +132,7 @@ out:
 	ui_free(ui);
 	target_release(&t);
 	free(token);
+	free(url);
+	json_decref(root);
 	return rc;
 }

@@ -5,8 +5,9 @@
  * Every call goes through a struct gce opened from gcloud's configuration (gcloud-
  * config.h), the command-line flags (which win) and an access token (auth.h).  The API
  * base is api_endpoint_overrides/compute when set (as in gcloud, the whole prefix up to
- * and including the version, e.g. http://127.0.0.1:8080/compute/v1/), else
- * https://compute.googleapis.com/compute/v1/.  Links inside answers (selfLink, zone)
+ * and including the version, e.g. http://127.0.0.1:8080/compute/v1/; a host alone,
+ * with path "/", gets "compute/v1/" appended, as gcloud's _BuildEndpointOverride
+ * does), else https://compute.googleapis.com/compute/v1/.  Links inside answers (selfLink, zone)
  * are only ever read for their last path segment: the host in them is never used.
  *
  * Steps for a command:
@@ -23,6 +24,7 @@
 #include <getopt.h>
 #include <jansson.h>
 
+#include "auth.h"
 #include "gcloud-config.h"
 #include "http.h"
 
@@ -70,10 +72,11 @@ int gce_parse_instance_args(int argc, char **argv, struct gce_options *o, const 
 
 struct gce {
 	struct gcloud_config config;
+	struct auth_options auth_options; /* where the token comes from (again, on a 401) */
 	char *project;  /* flag, else configuration (owned) */
 	char *zone;
 	char *endpoint; /* ends with '/' */
-	char *token;    /* never printed */
+	struct auth_token auth; /* the token (never printed) and its source */
 };
 
 /*
@@ -84,12 +87,29 @@ struct gce {
 int gce_open(struct gce *g, const struct gce_options *o, char **cause);
 void gce_close(struct gce *g);
 
+/* The base URL for an api_endpoint_overrides/compute value (NULL: the default). */
+char *gce_endpoint_url(const char *override);
+
 /*
  * One API call: method on endpoint + path ("projects/P/zones/Z/instances/N").  As
  * http_call: 0 on 2xx, else GG_EXIT_API with rs->status for the caller to inspect.
+ * A 401 drops the token (and its cache entry), gets a new one from the same source
+ * and tries once more; a second 401 names the token's source and what to do.
  */
 int gce_call(struct gce *g, const char *method, const char *path, json_t *body,
 	     struct http_response *rs, char **cause);
+
+/*
+ * The one way to change anything (insert, start, stop, delete, setMetadata...): path
+ * gets a requestId (a random UUID made once for this call, sent unchanged on every
+ * retry, so that Compute Engine runs a retried request once), then the operation it
+ * answers is waited for.  As gce_call otherwise.
+ */
+int gce_mutate(struct gce *g, const char *method, const char *path, json_t *body,
+	       struct http_response *rs, char **cause);
+
+/* A random (version 4) UUID in its 36-character text form into out[37]. */
+void gce_request_id(char out[37]);
 
 /* instances.get.  0 and *instance (the caller's reference), or GG_EXIT_API. */
 int gce_instance_get(struct gce *g, const char *name, json_t **instance, char **cause);
@@ -104,6 +124,19 @@ int gce_operation_wait(struct gce *g, json_t *operation, char **cause);
 /* POST instances/NAME/ACTION ("start", "stop", "resume") or DELETE it, and wait. */
 int gce_instance_action(struct gce *g, const char *name, const char *action, char **cause);
 int gce_instance_delete(struct gce *g, const char *name, char **cause);
+
+/*
+ * The instance's OS Login setting (its metadata, else the project's, as the guest
+ * agent reads it): GG_EXIT_API with what to do when it is on, else 0.  Checked before
+ * anything is started or changed.
+ */
+int gce_oslogin_check(json_t *instance, json_t *project, char **cause);
+
+/*
+ * Is a metadata flag on?  The instance's value, else the project's; "true" in any
+ * case, "1", "t", "y", "yes" (the guest agent's and gcloud's readings together).
+ */
+int gce_metadata_flag(json_t *instance, json_t *project, const char *key);
 
 /*
  * Get the instance and make sure it runs: a TERMINATED (stopped) one is started, a
@@ -121,10 +154,13 @@ const char *gce_instance_address(json_t *instance, int internal);
 
 /*
  * Make sure the instance accepts public_key (one line "TYPE BASE64 [COMMENT]") for
- * user: found in the instance's ssh-keys (or the project's, unless the instance blocks
- * project keys), else added to the instance's ssh-keys with the metadata fingerprint,
- * re-reading and retrying when the fingerprint changed meanwhile (412/409).  Refuses
- * with what to do when OS Login is enabled.  *added says whether a key was added.
+ * user: found unexpired in the instance's ssh-keys or sshKeys (or the project's, unless
+ * the instance blocks project keys: block-project-ssh-keys, or a legacy sshKeys entry,
+ * which the guest agent reads as a block), else added to the instance's ssh-keys with
+ * the metadata fingerprint, expired google-ssh entries dropped (as gcloud's
+ * _PrepareSSHKeysValue does), re-reading and retrying when the fingerprint changed
+ * meanwhile (412/409).  Refuses with what to do when OS Login is enabled.  *added says
+ * whether a key was added.
  */
 int gce_ssh_key_ensure(struct gce *g, json_t *instance, const char *user,
 		       const char *public_key, int *added, char **cause);
@@ -132,11 +168,21 @@ int gce_ssh_key_ensure(struct gce *g, json_t *instance, const char *user,
 /*
  * Read the host keys the instance published in its guest attributes (hostkeys/) and
  * write them to known_hosts under alias "compute.<id>", replacing older lines for that
- * alias (the API is an authenticated source).  *published is 0 when the instance has
- * guest attributes off or published none: the caller falls back to plain SSH rules.
+ * alias (the API is an authenticated source).  Guest attributes are on when the
+ * instance's enable-guest-attributes says so, else the project's (project may be
+ * NULL).  wait: the VM has just booted, and its guest agent publishes the keys some
+ * seconds after: ask again with backoff (GCE_HOST_KEY_TRIES, about three minutes at the
+ * default delay); else ask once.  *published is 0 when the instance has guest
+ * attributes off or published none: the caller falls back to plain SSH rules.
  */
-int gce_host_keys_update(struct gce *g, json_t *instance, const char *known_hosts,
-			 int *published, char **cause);
+int gce_host_keys_update(struct gce *g, json_t *instance, json_t *project,
+			 const char *known_hosts, int wait, int *published, char **cause);
+
+/* Tries for host keys after a boot: 1+2+4+8+8... times the base delay, about 167 s. */
+#define GCE_HOST_KEY_TRIES 24
+
+/* A VM started this recently (lastStartTimestamp) counts as just booted. */
+#define GCE_FRESH_BOOT_SECONDS 300
 
 /* What `gcloud-gpu create` asks for; NULL / 0 fields take the defaults. */
 struct gce_create {
@@ -148,16 +194,35 @@ struct gce_create {
 	const char *image_project;/* NULL: GCE_DEFAULT_IMAGE_PROJECT */
 	int disk_gb;              /* 0: 100 */
 	int spot;
+	const char *network;      /* NULL: "default" unless subnet is given */
+	const char *subnet;       /* NULL: the network's auto subnet */
+	const char *service_account; /* NULL: none (the VM gets no Google credentials) */
 };
+
+/* The label `create` sets on what it makes (the fleet and idle commands select by it). */
+#define GCE_LABEL_KEY "gcloud-gpu"
+#define GCE_LABEL_VALUE "managed"
 
 #define GCE_DEFAULT_IMAGE_FAMILY "ubuntu-2204-lts"
 #define GCE_DEFAULT_IMAGE_PROJECT "ubuntu-os-cloud"
 
-/* The quota metric of a GPU type: nvidia-tesla-t4 -> NVIDIA_T4_GPUS (PREEMPTIBLE_ for spot). */
+/*
+ * The regional quota metric of a GPU type from an explicit table (nvidia-tesla-t4 ->
+ * NVIDIA_T4_GPUS, nvidia-h100-80gb -> NVIDIA_H100_GPUS; PREEMPTIBLE_ before it for
+ * spot), malloc'd; NULL for a type the table does not know.
+ */
 char *gce_gpu_quota_metric(const char *gpu_type, int spot);
 
-/* A machine type that fits gpu_type (n1-standard-8 for the N1 GPUs, g2 for L4...). */
-const char *gce_machine_type_for(const char *gpu_type);
+/*
+ * The machine type for count GPUs of gpu_type (n1-standard-8 for one T4, g2-standard-24
+ * for two L4, a2-highgpu-4g for four A100...), or NULL when the table has none (an
+ * unknown type, a count the family does not offer, K80): the caller asks for
+ * --machine-type.
+ */
+const char *gce_machine_type_for(const char *gpu_type, int count);
+
+/* The region of a zone ("us-central1-a" -> "us-central1"), malloc'd. */
+char *gce_zone_region(const char *zone);
 
 /*
  * The instances.insert body for c, with every default filled in and c->gpu_type
@@ -168,7 +233,8 @@ json_t *gce_insert_body(const struct gce *g, const struct gce_create *c);
 /*
  * Create the VM: choose the GPU among the zone's acceleratorTypes, check the image
  * family exists, check the region's GPU quota and the project's GPUS_ALL_REGIONS
- * (refusing with the quota to request and where when too small), insert, wait.
+ * (refusing with the quota to request and where when a metric is present and too
+ * small; a Spot VM may use standard quota too), insert, wait.
  */
 int gce_create(struct gce *g, const struct gce_create *c, char **cause);
 
@@ -199,12 +265,36 @@ int gce_resolve_target(const char *name, const struct gce_options *o, struct gce
 void gce_target_release(struct gce_target *t);
 
 /*
- * ~/.ssh/google_compute_engine and its .pub, made (ed25519, with libssh) when missing.
- * *public_key gets the .pub line (malloc'd).
+ * ~/.ssh/google_compute_engine and its .pub, made (ed25519, with libssh) when missing,
+ * with user as the comment.  *public_key gets the .pub line (malloc'd).
  */
-int gce_ssh_key_file(const char *path, char **public_key, char **cause);
+int gce_ssh_key_file(const char *path, const char *user, char **public_key, char **cause);
 
-/* The user name gcloud would use: $USER (or the password entry), made metadata-safe. */
-char *gce_ssh_user(void);
+/*
+ * The user name gcloud would use (ssh.py GetDefaultSshUsername): the local one ($USER,
+ * $LOGNAME, the password entry) as it is, case kept; when it is not printable ASCII
+ * (or holds ':', which metadata lines cannot carry), account's part before '@', lower
+ * case, other characters '_', a 'g' before a leading non-letter, 32 at most.  NULL
+ * when neither gives one.  malloc'd.
+ */
+char *gce_ssh_user(const char *account);
+
+/*
+ * For gce-fleet.c, what one VM's calls already do: GET path as JSON (what names it in
+ * errors), the name check that keeps names out of other URL paths, the zone's GPU
+ * choice, the GPU quota check (region of g->zone, and GPUS_ALL_REGIONS) for count
+ * GPUs, and the GPU types in order of preference (NULL-terminated).
+ */
+int gce_get_json(struct gce *g, const char *path, const char *what, json_t **out, char **cause);
+int gce_name_valid(const char *name);
+int gce_choose_gpu(struct gce *g, const char *wanted, char **chosen, char **cause);
+int gce_check_quota(struct gce *g, const char *gpu, int count, int spot, char **cause);
+const char *const *gce_gpu_preference(void);
+
+/*
+ * Whether type may be chosen when the user named none: not a workstation (-vws) type
+ * and not one kept without machine types (the K80, past its end of life).
+ */
+int gce_gpu_pickable(const char *type);
 
 #endif

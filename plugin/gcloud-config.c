@@ -29,6 +29,7 @@ static const struct property {
 	{ "compute", "region", offsetof(struct gcloud_config, region) },
 	{ "api_endpoint_overrides", "compute", offsetof(struct gcloud_config, compute_endpoint) },
 	{ "auth", "access_token_file", offsetof(struct gcloud_config, access_token_file) },
+	{ "auth", "impersonate_service_account", offsetof(struct gcloud_config, impersonate) },
 };
 
 #define PROPERTY_COUNT (sizeof properties / sizeof properties[0])

@@ -28,9 +28,10 @@ struct gcloud_config {
 	char *region;            /* compute/region */
 	char *compute_endpoint;  /* api_endpoint_overrides/compute */
 	char *access_token_file; /* auth/access_token_file */
+	char *impersonate;       /* auth/impersonate_service_account */
 };
 
-#define GCLOUD_CONFIG_INIT { NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL }
+#define GCLOUD_CONFIG_INIT { NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL }
 
 /*
  * Read the active configuration and the environment into c.  Returns 0, or

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -53,7 +54,7 @@ long http_base_delay_ms(void)
 	return *end == '\0' && ms >= 0 ? ms : 1000;
 }
 
-void http_backoff(int attempt)
+void http_backoff(int attempt, long retry_after_s)
 {
 	long delay = http_base_delay_ms(), ms;
 	struct timespec ts;
@@ -63,6 +64,10 @@ void http_backoff(int attempt)
 		delay *= 2;
 	/* Full jitter would allow 0; half-to-full keeps retries from bunching up. */
 	ms = delay / 2 + (delay > 1 ? random() % (delay - delay / 2 + 1) : delay);
+	if (retry_after_s > HTTP_RETRY_AFTER_MAX)
+		retry_after_s = HTTP_RETRY_AFTER_MAX;
+	if (retry_after_s * 1000 > ms)
+		ms = retry_after_s * 1000;
 	ts.tv_sec = ms / 1000;
 	ts.tv_nsec = (ms % 1000) * 1000000L;
 	nanosleep(&ts, NULL);
@@ -169,9 +174,40 @@ int http_api_error(long status, const char *reason, const char *message, char **
 	return gg_fail(cause, GG_EXIT_API, "unexpected answer (%ld): %s", status, m);
 }
 
-/* One exchange.  Returns the curl code; fills status and the raw body. */
+/*
+ * Retry-After (RFC 9110 10.2.3): delta-seconds or an HTTP date; other headers are
+ * skipped.  Sets *(long *)user to the seconds to wait, never negative.
+ */
+static size_t on_header(char *data, size_t size, size_t count, void *user)
+{
+	static const char name[] = "retry-after:";
+	size_t n = size * count;
+	long *retry_after = user;
+	char value[64], *end;
+	time_t when;
+	long v;
+
+	if (n <= sizeof name - 1 || strncasecmp(data, name, sizeof name - 1) != 0)
+		return n;
+	snprintf(value, sizeof value, "%.*s", (int)(n - (sizeof name - 1)),
+		 data + sizeof name - 1);
+	value[strcspn(value, "\r\n")] = '\0';
+	v = strtol(value, &end, 10);
+	if (end != value && (*end == '\0' || *end == ' ')) {
+		*retry_after = v > 0 ? v : 0;
+	} else if ((when = curl_getdate(value, NULL)) != -1) {
+		v = (long)(when - time(NULL));
+		*retry_after = v > 0 ? v : 0;
+	}
+	return n;
+}
+
+/*
+ * One exchange.  Returns the curl code; fills status, the raw body and the seconds an
+ * answer's Retry-After asks for (0 when none).
+ */
 static CURLcode exchange(const struct http_request *rq, const char *payload, long *status,
-			 struct gg_buf *raw, char *curl_error)
+			 struct gg_buf *raw, long *retry_after, char *curl_error)
 {
 	struct curl_slist *headers = NULL;
 	char *auth = NULL;
@@ -197,6 +233,9 @@ static CURLcode exchange(const struct http_request *rq, const char *payload, lon
 	curl_easy_setopt(curl, CURLOPT_USERAGENT, "gcloud-gpu/" GG_VERSION);
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, raw);
+	*retry_after = 0;
+	curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(curl, CURLOPT_HEADERDATA, retry_after);
 	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, curl_error);
 	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 20L);
 	curl_easy_setopt(curl, CURLOPT_TIMEOUT, 120L);
@@ -236,25 +275,60 @@ static int retryable(long status, json_t *body)
 	return 0;
 }
 
+/*
+ * Bearer tokens, refresh tokens and signed grants travel over TLS only: an http://
+ * URL (an api_endpoint_overrides/compute or a token_uri of someone's choosing) is
+ * refused unless it names the loopback, where the tests' fake API listens.  The URL
+ * is taken apart by libcurl, as it will be for the request.
+ */
+static int url_allowed(const char *url, char **cause)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL, *host = NULL;
+	int r;
+
+	if (u == NULL || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+		r = gg_fail(cause, GG_EXIT_API, "'%s' is not a URL (check api_endpoint_overrides/"
+			    "compute and the credentials' token_uri)", url);
+	else if (strcasecmp(scheme, "https") == 0 ||
+		 (strcasecmp(scheme, "http") == 0 &&
+		  (strcmp(host, "127.0.0.1") == 0 || strcmp(host, "[::1]") == 0 ||
+		   strcasecmp(host, "localhost") == 0)))
+		r = 0;
+	else
+		r = gg_fail(cause, GG_EXIT_API, "refusing '%s': credentials go over https only "
+			    "(http is for a loopback test endpoint); check api_endpoint_overrides/"
+			    "compute and the credentials' token_uri", url);
+	curl_free(scheme);
+	curl_free(host);
+	curl_url_cleanup(u);
+	return r;
+}
+
 int http_call(const struct http_request *rq, struct http_response *rs, char **cause)
 {
 	char curl_error[CURL_ERROR_SIZE], *payload = NULL;
 	struct gg_buf raw = GG_BUF_INIT;
 	const char *reason, *message;
 	CURLcode rc = CURLE_OK;
+	long retry_after = 0;
 	int attempt, r;
 
 	global_init();
+	if ((r = url_allowed(rq->url, cause)) != 0)
+		return r;
 	if (rq->json != NULL)
 		payload = json_dumps(rq->json, JSON_COMPACT);
 	else if (rq->form != NULL)
 		payload = xstrdup(rq->form);
 	for (attempt = 1; attempt <= HTTP_ATTEMPTS; attempt++) {
 		if (attempt > 1)
-			http_backoff(attempt - 1);
+			http_backoff(attempt - 1, retry_after);
 		http_response_release(rs);
 		gg_buf_reset(&raw);
-		rc = exchange(rq, payload, &rs->status, &raw, curl_error);
+		rc = exchange(rq, payload, &rs->status, &raw, &retry_after, curl_error);
 		if (rc == CURLE_OK && raw.len > 0)
 			rs->body = json_loadb(raw.data, raw.len, 0, NULL);
 		if (rc == CURLE_OK && !retryable(rs->status, rs->body))

@@ -15,7 +15,8 @@
  *   http_response_release(&rs);
  *
  * Delays: the first retry waits about $GCLOUD_GPU_API_DELAY_MS milliseconds (default
- * 1000; tests set it small), doubling up to 32 times that, each jittered down to half.
+ * 1000; tests set it small), doubling up to 32 times that, each jittered down to half;
+ * an answer's Retry-After (seconds, or an HTTP date) is waited instead when longer.
  */
 #ifndef GG_HTTP_H
 #define GG_HTTP_H
@@ -37,8 +38,16 @@ struct http_response {
 
 #define HTTP_RESPONSE_INIT { 0, NULL }
 
-/* Attempts per call, the first included, before a retryable failure is final. */
-#define HTTP_ATTEMPTS 5
+/*
+ * Attempts per call, the first included, before a retryable failure is final.  Nine
+ * attempts at the default base delay wait 1+2+4+8+16+32+32+32 s (at least half of that
+ * after jitter, about 64 s): longer than a minute, so that a per-minute API quota
+ * (Compute Engine's rate limits refill each minute) has refilled before we give up.
+ */
+#define HTTP_ATTEMPTS 9
+
+/* The longest Retry-After we honour, in seconds: a longer one is waited this long. */
+#define HTTP_RETRY_AFTER_MAX 120
 
 /*
  * Send rq and wait for the answer, retrying transient failures.  Returns 0 on a 2xx
@@ -57,8 +66,11 @@ void http_response_release(struct http_response *rs);
  */
 int http_api_error(long status, const char *reason, const char *message, char **cause);
 
-/* Wait before retry number attempt (1-based): backoff with jitter, as documented above. */
-void http_backoff(int attempt);
+/*
+ * Wait before retry number attempt (1-based): backoff with jitter, as documented above,
+ * or retry_after_s seconds when that is longer (0: none asked).
+ */
+void http_backoff(int attempt, long retry_after_s);
 
 /* Milliseconds of the base delay ($GCLOUD_GPU_API_DELAY_MS or 1000). */
 long http_base_delay_ms(void);

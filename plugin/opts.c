@@ -146,6 +146,13 @@ int opt_target(struct target_args *a, enum opt_result res, int id, const char *a
 	case OPT_SSH:
 		a->ssh = arg;
 		return 0;
+	case OPT_SSH_PORT:
+		if (opt_number("ssh-port", arg, 65535, &n, cause) != 0)
+			return GG_EXIT_USAGE;
+		if (n == 0)
+			return gg_fail(cause, GG_EXIT_USAGE, "bad port '%s' for -p (1 to 65535)", arg);
+		a->port = (int)n;
+		return 0;
 	case OPT_IDENTITY:
 		a->identity = arg;
 		return 0;
@@ -175,4 +182,22 @@ int opt_target(struct target_args *a, enum opt_result res, int id, const char *a
 	default:
 		return gg_fail(cause, GG_EXIT_USAGE, "option not handled");
 	}
+}
+
+int opt_take_flag(int *argc, char **argv, const char *flag)
+{
+	int i, n = 0, found = 0, dashdash = 0;
+
+	for (i = 0; i < *argc; i++) {
+		if (!dashdash && strcmp(argv[i], flag) == 0) {
+			found = 1;
+			continue;
+		}
+		if (strcmp(argv[i], "--") == 0)
+			dashdash = 1;
+		argv[n++] = argv[i];
+	}
+	argv[n] = NULL;
+	*argc = n;
+	return found;
 }

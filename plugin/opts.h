@@ -37,8 +37,8 @@ struct opt_spec {
 
 /* Ids of the shared options; a command's own ids start at OPT_COMMAND. */
 enum opt_id {
-	OPT_HELP = 1,
-	OPT_SSH,
+	OPT_SSH = 1,
+	OPT_SSH_PORT,
 	OPT_IDENTITY,
 	OPT_KNOWN_HOSTS,
 	OPT_ACCEPT_NEW,
@@ -51,8 +51,8 @@ enum opt_id {
 };
 
 #define OPT_TARGET_SPECS                                                   \
-	{ "help", 'h', 0, OPT_HELP },                                      \
 	{ "ssh", 0, 1, OPT_SSH },                                          \
+	{ "ssh-port", 'p', 1, OPT_SSH_PORT },                              \
 	{ "identity", 'i', 1, OPT_IDENTITY },                              \
 	{ "known-hosts", 0, 1, OPT_KNOWN_HOSTS },                          \
 	{ "accept-new-host-key", 0, 0, OPT_ACCEPT_NEW },                   \
@@ -64,9 +64,11 @@ enum opt_id {
 
 /* The help text of the shared options, for the commands' --help. */
 #define OPT_TARGET_HELP                                                                  \
-	"Target:\n"                                                                      \
+	"\nTarget:\n"                                                                    \
 	"  VM                         a Compute Engine VM name\n"                        \
-	"  --ssh USER@HOST[:PORT]     any SSH host instead of a VM\n"                    \
+	"  --ssh [USER@]HOST[:PORT]   any SSH host instead of a VM; also\n"               \
+	"                             ssh://USER@HOST:PORT, or a Host of ~/.ssh/config\n" \
+	"  -p, --ssh-port PORT        the SSH port (default 22, or ~/.ssh/config's)\n"    \
 	"  -i, --identity FILE        private key (default: the agent, then ~/.ssh/id_*;\n" \
 	"                             a VM: ~/.ssh/google_compute_engine)\n"            \
 	"  --known-hosts FILE         known hosts (default ~/.ssh/known_hosts; for a VM:\n" \
@@ -77,6 +79,13 @@ enum opt_id {
 	"  --zone ZONE                the VM's zone (default: gcloud's compute/zone)\n"  \
 	"  --access-token-file FILE   Google access token (default: gcloud's login)\n" \
 	"  --internal-ip              connect to the VM's VPC address (from inside)\n"
+
+/* The help text of the Compute Engine options of create, start, stop, delete... */
+#define OPT_GCE_HELP                                                                     \
+	"\nCompute Engine:\n"                                                              \
+	"  --project PROJECT          the VM's project (default: gcloud's core/project)\n" \
+	"  --zone ZONE                the VM's zone (default: gcloud's compute/zone)\n"  \
+	"  --access-token-file FILE   Google access token (default: gcloud's login)\n"
 
 struct opt_parser {
 	int argc;
@@ -97,6 +106,13 @@ enum opt_result opt_next(struct opt_parser *p, const struct opt_spec *table, int
  */
 int opt_target(struct target_args *a, enum opt_result res, int id, const char *arg,
 	       char **cause);
+
+/*
+ * Take every `flag` (a whole word, "--json") out of argv before a "--", for the
+ * commands whose own parser does not know it (the Compute Engine ones).  1 when
+ * it was there.
+ */
+int opt_take_flag(int *argc, char **argv, const char *flag);
 
 /* Parse a non-negative integer option value.  0, or GG_EXIT_USAGE with *cause set. */
 int opt_number(const char *name, const char *arg, long max, long *out, char **cause);

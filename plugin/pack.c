@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -421,4 +422,31 @@ out:
 	free(entries);
 	free(buf);
 	return r;
+}
+
+/* The recipe shipped with gcloud-gpu: the source tree's, or the installed one. */
+char *pack_default_dir(void)
+{
+	static const char *const candidates[] = {
+		"../../payloads",                  /* build/plugin/gcloud-gpu */
+		"../share/gcloud-gpu/payloads",    /* bin/gcloud-gpu */
+	};
+	char self[PATH_MAX], *slash, *path;
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+	size_t i;
+
+	if (n > 0) {
+		self[n] = '\0';
+		slash = strrchr(self, '/');
+		*slash = '\0';
+		for (i = 0; i < sizeof candidates / sizeof candidates[0]; i++) {
+			xasprintf(&path, "%s/%s/steps", self, candidates[i]);
+			if (access(path, R_OK) == 0) {
+				path[strlen(path) - strlen("/steps")] = '\0';
+				return path;
+			}
+			free(path);
+		}
+	}
+	return xstrdup("payloads");
 }

@@ -64,4 +64,10 @@ int pack_stream(const char *dir, const struct gg_manifest *m, const struct pack_
 /* The cache file's path, malloc'd: $XDG_CACHE_HOME/gcloud-gpu/hashes.json or ~/.cache/... */
 char *pack_cache_path(void);
 
+/*
+ * The recipe shipped with gcloud-gpu, malloc'd: the source tree's (next to a build's
+ * CLI), the installed one (bin/../share/gcloud-gpu/payloads), else "payloads".
+ */
+char *pack_default_dir(void);
+
 #endif

@@ -95,13 +95,25 @@ static char *find_local_helper(char **cause)
 	return NULL;
 }
 
-/* env VAR=VALUE ... for every GCLOUD_GPU_REMOTE_X in our environment. */
+/*
+ * Whether the tests' hooks are on (GCLOUD_GPU_TEST_HOOKS=1): only then do the
+ * GCLOUD_GPU_REMOTE_* variables reach the VM, so that a variable a user left set by
+ * accident cannot relocate the helper or change how root runs it there.
+ */
+static int test_hooks(void)
+{
+	const char *v = getenv("GCLOUD_GPU_TEST_HOOKS");
+
+	return v != NULL && strcmp(v, "1") == 0;
+}
+
+/* env VAR=VALUE ... for every GCLOUD_GPU_REMOTE_X in our environment (test hooks). */
 static void add_remote_env(struct gg_buf *b)
 {
 	static const char prefix[] = "GCLOUD_GPU_REMOTE_";
 	char **e;
 
-	for (e = environ; *e != NULL; e++) {
+	for (e = environ; test_hooks() && *e != NULL; e++) {
 		const char *eq = strchr(*e, '=');
 		char *assign;
 
@@ -186,6 +198,19 @@ int remote_helper_failed(struct remote *r, const char *what, int status, const c
 	return code;
 }
 
+/* Another plan runs on the VM; err is the helper's stderr, naming it. */
+static int remote_busy(struct remote *r, const char *err, char **cause)
+{
+	char *line = last_line(err);
+	int code;
+
+	code = gg_fail(cause, GG_EXIT_BUSY, "%s on '%s'; nothing of this push was applied: wait "
+		       "for it with 'gcloud-gpu reattach %s', then push again", line,
+		       r->target->name, r->target->cli_arg);
+	free(line);
+	return code;
+}
+
 /* The wrapper ended without its ready line: sudo refused, or the shell failed. */
 static int wrapper_failed(struct remote *r, int status, const char *err, char **cause)
 {
@@ -234,7 +259,7 @@ static int upload_helper(struct remote *r, char **cause)
 	ui_note(r->ui, "uploading the helper (%zu bytes) to %s", binary.len, r->target->name);
 	for (tries = 1;; tries++) {
 		gg_buf_reset(&err);
-		rc = ssh_conn_run(r->conn, cmd, binary.data, binary.len, NULL, &err, &status, cause);
+		rc = remote_run(r, cmd, binary.data, binary.len, 4096, NULL, &err, &status, cause);
 		if (rc != GG_EXIT_SSH || tries == UPLOAD_TRIES)
 			break;
 		/* The temporary file of the cut upload fails its check and is removed. */
@@ -259,6 +284,26 @@ out:
 	return rc;
 }
 
+/*
+ * Whether a push reached this target before (its state file is there): then a
+ * missing helper is only another build's, and a read goes on with this one.
+ */
+static int pushed_before(struct remote *r)
+{
+	struct gg_buf cmd = GG_BUF_INIT;
+	char *path;
+	int status = -1;
+
+	xasprintf(&path, "%s/%s", r->root, GG_FILE_STATE);
+	gg_buf_addf(&cmd, "%stest -e ", r->prefix);
+	ssh_shell_quote(&cmd, path);
+	if (ssh_conn_run(r->conn, cmd.data, NULL, 0, NULL, NULL, &status, NULL) != 0)
+		status = -1;
+	gg_buf_release(&cmd);
+	free(path);
+	return status == 0;
+}
+
 int remote_start(struct remote *r, const char *args, struct ssh_exec **x, struct gg_buf *early,
 		 char **cause)
 {
@@ -269,6 +314,8 @@ int remote_start(struct remote *r, const char *args, struct ssh_exec **x, struct
 	long n;
 
 	*x = NULL;
+	cli_debug(1, "running 'helper %s' on %s", args != NULL ? args : "", r->target->name);
+	cli_debug(2, "remote command: %s", cmd);
 	for (;;) {
 		gg_buf_reset(&head);
 		if ((rc = ssh_exec_start(r->conn, cmd, x, cause)) != 0)
@@ -302,6 +349,12 @@ int remote_start(struct remote *r, const char *args, struct ssh_exec **x, struct
 		*x = NULL;
 		if (rc != 0)
 			goto out;
+		if (status == WRAPPER_NO_HELPER && !uploaded && r->no_upload && !pushed_before(r)) {
+			r->never_pushed = 1;
+			rc = gg_fail(cause, GG_EXIT_REMOTE, "nothing was pushed to %s yet: run "
+				     "'gcloud-gpu push %s'", r->target->name, r->target->cli_arg);
+			goto out;
+		}
 		if (status == WRAPPER_NO_HELPER && !uploaded) {
 			if ((rc = upload_helper(r, cause)) != 0)
 				goto out;
@@ -329,7 +382,7 @@ static int connect_wait(struct remote *r, double deadline, int lost, char **caus
 int remote_open(struct remote *r, struct target *t, struct ui *ui, double deadline,
 		char **cause)
 {
-	const char *root = getenv("GCLOUD_GPU_REMOTE_ROOT");
+	const char *root = test_hooks() ? getenv("GCLOUD_GPU_REMOTE_ROOT") : NULL;
 	uint64_t size;
 	int rc;
 
@@ -344,8 +397,10 @@ int remote_open(struct remote *r, struct target *t, struct ui *ui, double deadli
 		return GG_EXIT_ERROR;
 	if (gg_sha256_file(r->helper_path, r->helper_sha, &size, cause) != 0)
 		return GG_EXIT_ERROR;
+	if (t->settle_seconds > 0)
+		r->settle_until = gg_clock_monotonic() + (double)t->settle_seconds;
 	if (deadline == 0 && t->settle_seconds > 0)
-		deadline = gg_clock_monotonic() + (double)t->settle_seconds;
+		deadline = r->settle_until;
 	if ((rc = deadline > 0 ? connect_wait(r, deadline, 0, cause)
 			       : ssh_conn_open(&t->ssh, &r->conn, cause)) != 0)
 		return rc;
@@ -398,18 +453,24 @@ static int connect_wait(struct remote *r, double deadline, int lost, char **caus
 	}
 	for (;;) {
 		char *why = NULL;
+		int refused = 0;
 
 		if (remote_interrupted)
 			return GG_EXIT_INTERRUPTED;
-		rc = ssh_conn_open(&r->target->ssh, &r->conn, &why);
+		rc = ssh_conn_open_ex(&r->target->ssh, &r->conn, &refused, &why);
 		if (rc == 0) {
 			free(why);
 			if (noted)
 				ui_note(r->ui, "reconnected to %s", r->target->name);
 			return 0;
 		}
-		/* A changed host key is never waited out. */
-		if (rc != GG_EXIT_SSH || (deadline > 0 && gg_clock_monotonic() + delay / 1000.0 >= deadline)) {
+		/*
+		 * A changed host key is never waited out, nor a key the server refused: that
+		 * is final, unless the VM was just started or given the key (its guest agent
+		 * may still be installing it: r->settle_until).
+		 */
+		if (rc != GG_EXIT_SSH || (refused && gg_clock_monotonic() >= r->settle_until) ||
+		    (deadline > 0 && gg_clock_monotonic() + delay / 1000.0 >= deadline)) {
 			gg_fail(cause, rc, "%s", why);
 			free(why);
 			return rc;
@@ -424,44 +485,98 @@ static int connect_wait(struct remote *r, double deadline, int lost, char **caus
 	}
 }
 
+int remote_read(struct remote *r, struct ssh_exec *x, struct gg_buf *out, size_t max,
+		int until_line, const char *what, char **cause)
+{
+	char *buf = xmalloc(65536);
+	size_t room;
+	long n;
+	int rc;
+
+	for (;;) {
+		if (until_line && out->len > 0 && memchr(out->data, '\n', out->len) != NULL) {
+			rc = 0;
+			break;
+		}
+		if (remote_interrupted || (r->deadline > 0 && gg_clock_monotonic() >= r->deadline)) {
+			rc = gg_fail(cause, GG_EXIT_INTERRUPTED, "interrupted while reading %s", what);
+			break;
+		}
+		/* One byte more than the room: more than max is refused, not cut. */
+		room = out->len < max ? max - out->len + 1 : 1;
+		n = ssh_exec_read(x, buf, room < 65536 ? room : 65536, POLL_MS, cause);
+		if (n == -2) {
+			rc = GG_EXIT_SSH;
+			break;
+		}
+		if (n == -1) {
+			rc = 0;
+			break;
+		}
+		if (n == 0) {
+			ssh_conn_keepalive(r->conn);
+			continue;
+		}
+		if (out->len + (size_t)n > max) {
+			rc = gg_fail(cause, GG_EXIT_REMOTE, "the helper on '%s' sent more than %zu "
+				     "bytes for %s: refused", r->target->name, max, what);
+			break;
+		}
+		gg_buf_add(out, buf, (size_t)n);
+	}
+	free(buf);
+	return rc;
+}
+
+int remote_run(struct remote *r, const char *command, const void *in, size_t in_len,
+	       size_t max, struct gg_buf *out, struct gg_buf *err, int *status, char **cause)
+{
+	struct gg_buf sink = GG_BUF_INIT;
+	struct ssh_exec *x = NULL;
+	int rc;
+
+	*status = -1;
+	if (out == NULL)
+		out = &sink;
+	if ((rc = ssh_exec_start(r->conn, command, &x, cause)) != 0 ||
+	    (in_len > 0 && (rc = ssh_exec_write(x, in, in_len, cause)) != 0) ||
+	    (rc = ssh_exec_close_stdin(x, cause)) != 0 ||
+	    (rc = remote_read(r, x, out, max, 0, "a command's output", cause)) != 0)
+		goto out;
+	rc = ssh_exec_finish(x, status, err, cause);
+	x = NULL;
+out:
+	ssh_exec_abort(x);
+	gg_buf_release(&sink);
+	return rc;
+}
+
 int remote_helper(struct remote *r, const char *args, const void *in, size_t in_len,
-		  struct gg_buf *out, char **cause)
+		  size_t max, struct gg_buf *out, char **cause)
 {
 	struct ssh_exec *x = NULL;
 	struct gg_buf err = GG_BUF_INIT, sink = GG_BUF_INIT;
-	char *what, *buf = xmalloc(65536);
-	long n;
+	char *what;
 	int status, rc;
 
 	if (out == NULL)
 		out = &sink;
+	xasprintf(&what, "'helper %s'", args);
 	if ((rc = remote_start(r, args, &x, out, cause)) != 0)
 		goto out;
 	if ((in_len > 0 && (rc = ssh_exec_write(x, in, in_len, cause)) != 0) ||
-	    (rc = ssh_exec_close_stdin(x, cause)) != 0)
+	    (rc = ssh_exec_close_stdin(x, cause)) != 0 ||
+	    (rc = remote_read(r, x, out, max, 0, what, cause)) != 0)
 		goto out;
-	while ((n = ssh_exec_read(x, buf, 65536, 1000, cause)) >= 0) {
-		if (n == 0)
-			ssh_conn_keepalive(r->conn);
-		else
-			gg_buf_add(out, buf, (size_t)n);
-	}
-	if (n == -2) {
-		rc = GG_EXIT_SSH;
-		goto out;
-	}
 	rc = ssh_exec_finish(x, &status, &err, cause);
 	x = NULL;
-	if (rc == 0 && status != 0) {
-		xasprintf(&what, "'helper %s'", args);
+	if (rc == 0 && status != 0)
 		rc = remote_helper_failed(r, what, status, err.data, cause);
-		free(what);
-	}
 out:
 	ssh_exec_abort(x);
 	gg_buf_release(&err);
 	gg_buf_release(&sink);
-	free(buf);
+	free(what);
 	return rc;
 }
 
@@ -510,7 +625,7 @@ static int take_line(struct remote *r, struct stream *s, const char *line, size_
 		last = json_object_get(ev.obj, "last_seq");
 		if (json_is_integer(last) && json_integer_value(last) < r->floor)
 			r->floor = 0;
-		ui_event(r->ui, &ev, line, len);
+		ui_event(r->ui, &ev);
 		gg_event_release(&ev);
 		return 0;
 	}
@@ -519,7 +634,7 @@ static int take_line(struct remote *r, struct stream *s, const char *line, size_
 		gg_event_release(&ev);
 		return 0;
 	}
-	ui_event(r->ui, &ev, line, len);
+	ui_event(r->ui, &ev);
 	r->floor = ev.seq;
 	r->seen.last_seq = ev.seq;
 	switch (ev.type) {
@@ -606,6 +721,7 @@ static int stream_once(struct remote *r, const char *args, double deadline,
 		}
 		if (n == 0) {
 			ssh_conn_keepalive(r->conn);
+			ui_tick(r->ui);
 			continue;
 		}
 		gg_buf_add(&line, buf, (size_t)n);
@@ -653,6 +769,10 @@ int remote_follow(struct remote *r, const char *first_args, const char *again,
 			s.ended = 1;
 			s.end = status == GG_HELPER_OK ? FOLLOW_DONE : FOLLOW_FAILED;
 			break;
+		} else if (status == GG_HELPER_BUSY) {
+			/* apply of another plan than the one running: nothing was applied. */
+			rc = remote_busy(r, err.data, cause);
+			break;
 		} else if (status != GG_HELPER_DETACHED) {
 			rc = remote_helper_failed(r, "the helper", status, err.data, cause);
 			break;
@@ -676,10 +796,13 @@ int remote_follow(struct remote *r, const char *first_args, const char *again,
 		gg_fail(cause, GG_EXIT_INTERRUPTED, "stopped following %s; the work goes on there: run "
 			"'gcloud-gpu reattach %s' to pick it up", r->target->name, r->target->cli_arg);
 	} else if (rc == 0 && s.ended && s.end == FOLLOW_FAILED) {
+		/* What to do next: read the whole output, fix the recipe, push again. */
 		if (s.failed_step != NULL)
-			rc = gg_fail(cause, GG_EXIT_STEP, "step '%s' failed on %s (exit %d): %s",
-				     s.failed_step, r->target->name, s.failed_code,
-				     s.failed_tail != NULL ? s.failed_tail : "no output");
+			rc = gg_fail(cause, GG_EXIT_STEP, "step '%s' failed on %s (exit %d): %s; "
+				     "its whole output: 'gcloud-gpu logs %s', then fix it and push "
+				     "again", s.failed_step, r->target->name, s.failed_code,
+				     s.failed_tail != NULL ? s.failed_tail : "no output",
+				     r->target->cli_arg);
 		else if (s.failed_msg != NULL)
 			rc = gg_fail(cause, GG_EXIT_STEP, "the plan failed on %s: %s", r->target->name,
 				     s.failed_msg);
@@ -692,6 +815,19 @@ int remote_follow(struct remote *r, const char *first_args, const char *again,
 	return rc;
 }
 
+/* A Jupyter token as the recipe writes it: 64 lower-case hex digits, nothing else. */
+static int token_valid(const char *s, size_t len)
+{
+	size_t i;
+
+	if (len != 64)
+		return 0;
+	for (i = 0; i < len; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
 char *remote_read_token(struct remote *r, const char **why)
 {
 	struct gg_buf cmd = GG_BUF_INIT, out = GG_BUF_INIT, err = GG_BUF_INIT;
@@ -700,13 +836,17 @@ char *remote_read_token(struct remote *r, const char **why)
 
 	*why = "no token on the VM yet: has push finished?";
 	xasprintf(&path, "%s/%s", r->root, GG_FILE_TOKEN);
-	gg_buf_addf(&cmd, "%scat ", r->prefix);
+	/* A token file of any size is read no further than a token and its line end. */
+	gg_buf_addf(&cmd, "%shead -c %d ", r->prefix, REMOTE_TOKEN_MAX);
 	ssh_shell_quote(&cmd, path);
-	if (ssh_conn_run(r->conn, cmd.data, NULL, 0, &out, &err, &status, NULL) == 0 && status == 0) {
+	if (remote_run(r, cmd.data, NULL, 0, REMOTE_TOKEN_MAX, &out, &err, &status, NULL) == 0 &&
+	    status == 0) {
 		while (out.len > 0 && (out.data[out.len - 1] == '\n' || out.data[out.len - 1] == '\r'))
 			out.data[--out.len] = '\0';
-		if (out.len > 0 && strpbrk(out.data, " \n\t&#?") == NULL)
+		if (token_valid(out.data, out.len))
 			token = gg_buf_detach(&out, NULL);
+		else
+			*why = "the token file on the VM does not hold a token (64 hex digits)";
 	} else if (r->prefix[0] != '\0' && strstr(err.data, "sudo:") != NULL) {
 		/* The token is root's (0600): a user whom sudo asks for a password cannot read it. */
 		*why = "cannot read the token as root: 'sudo -n' refused (passwordless sudo is "

@@ -11,10 +11,11 @@
  * (each exec costs the remote shell's start-up: a ~/.bashrc can make that 0.3 s).
  * A non-root SSH user runs it through `sudo -n`.
  *
- * Tests relocate the helper on the VM: every variable GCLOUD_GPU_REMOTE_X in the
- * CLI's environment becomes GCLOUD_GPU_X on the helper's command line (so
- * GCLOUD_GPU_REMOTE_ROOT sets the state root, and with it where the helper binary
- * goes).
+ * Tests relocate the helper on the VM: with GCLOUD_GPU_TEST_HOOKS=1, every variable
+ * GCLOUD_GPU_REMOTE_X in the CLI's environment becomes GCLOUD_GPU_X on the helper's
+ * command line (so GCLOUD_GPU_REMOTE_ROOT sets the state root, and with it where the
+ * helper binary goes).  Without it they are ignored: a user cannot set them by
+ * accident.
  *
  * remote_follow runs an event-streaming helper command (apply, follow, resume, ensure)
  * and renders it, reconnecting with backoff when the link drops and following on
@@ -48,7 +49,16 @@ struct remote {
 	struct target_seen seen;               /* loaded from and saved to the state dir */
 	int reboots;                           /* boot id changes seen while following */
 	double deadline;                       /* of remote_open: for reconnects on the way */
+	double settle_until;                   /* a key refused before this is waited out
+						* (a VM just started or given its key) */
 	long long floor;                       /* events up to this seq are not shown again */
+	/*
+	 * Set before a read-only command (status, reattach): a helper missing on a VM
+	 * that was never pushed to is not uploaded; remote_start fails with
+	 * GG_EXIT_REMOTE and sets never_pushed instead.
+	 */
+	int no_upload;
+	int never_pushed;
 };
 
 /*
@@ -88,12 +98,35 @@ int remote_helper_failed(struct remote *r, const char *what, int status, const c
 			 char **cause);
 
 /*
- * Run `helper ARGS` with stdin in (may be NULL) and its stdout into out.  0 when the
- * helper exited 0; otherwise an exit code (GG_EXIT_REMOTE for a refusal, with the
- * helper's own error line) with *cause set.
+ * Read x's stdout into out until its end (until_line: until out holds a newline), out
+ * holding at most max bytes: what the VM sends is read no further.  Waits in short
+ * slices, with keepalives, and stops on ^C or SIGTERM and at r->deadline.  0;
+ * GG_EXIT_SSH when the link broke; GG_EXIT_REMOTE when more than max came (what
+ * names it in *cause); GG_EXIT_INTERRUPTED.  The one loop that reads a command's
+ * answer: every reader of the VM's output goes through it or through remote_follow.
+ */
+int remote_read(struct remote *r, struct ssh_exec *x, struct gg_buf *out, size_t max,
+		int until_line, const char *what, char **cause);
+
+/*
+ * Run a shell command (not the helper) with stdin in (may be NULL), stdout into out,
+ * at most max bytes, and its stderr into err (either may be NULL; stderr is capped by
+ * ssh.c).  0 with *status set, or as remote_read.
+ */
+int remote_run(struct remote *r, const char *command, const void *in, size_t in_len,
+	       size_t max, struct gg_buf *out, struct gg_buf *err, int *status, char **cause);
+
+/* The most bytes the CLI reads of `status` and `probe` answers, and of the token file. */
+#define REMOTE_ANSWER_MAX (1024 * 1024)
+#define REMOTE_TOKEN_MAX 72
+
+/*
+ * Run `helper ARGS` with stdin in (may be NULL) and its stdout into out, at most max
+ * bytes (remote_read).  0 when the helper exited 0; otherwise an exit code
+ * (GG_EXIT_REMOTE for a refusal, with the helper's own error line) with *cause set.
  */
 int remote_helper(struct remote *r, const char *args, const void *in, size_t in_len,
-		  struct gg_buf *out, char **cause);
+		  size_t max, struct gg_buf *out, char **cause);
 
 /* How a followed stream ended. */
 enum follow_end {

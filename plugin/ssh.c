@@ -10,7 +10,9 @@
 #include "ssh.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -19,7 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -41,6 +45,10 @@
 /* Send an SSH ignore message after this many idle seconds. */
 #define KEEPALIVE_SECONDS 15
 
+/* What ssh_exec_finish reads past a command's answer at most, and waits for its end. */
+#define FINISH_DRAIN_MAX (1024 * 1024)
+#define FINISH_WAIT_MS 30000
+
 /* Large reads and writes: fewer round trips through libssh's packet layer. */
 #define IO_CHUNK (256 * 1024)
 
@@ -50,6 +58,7 @@ struct ssh_conn {
 	char *user;
 	double last_sent;  /* gg_clock_monotonic() of the last write, for keepalives */
 	int fd;            /* the socket made here (host key alias), else -1 */
+	char *lookup;      /* the name known_hosts holds the key under: "[host]:port"... */
 };
 
 struct ssh_exec {
@@ -98,19 +107,34 @@ static char *fingerprint(ssh_key key)
 	return copy;
 }
 
-/* Ask on the terminal whether to trust a new host key; 1 for yes. */
+/*
+ * Ask on the terminal whether to trust a new host key, as OpenSSH asks: "yes", "no"
+ * or the fingerprint itself; anything else is asked again.  1 for yes.
+ */
 static int ask_new_host(const char *name, const char *type, const char *fp, const char *file)
 {
 	FILE *tty = fopen("/dev/tty", "r+");
-	char answer[16] = "";
-	int yes;
+	char answer[128];
+	int yes = 0;
 
 	if (tty == NULL)
 		return 0;
-	fprintf(tty, "The host '%s' is not known yet.\n%s key fingerprint is %s.\n"
-		     "Add it to '%s' and connect (yes/no)? ", name, type, fp, file);
-	fflush(tty);
-	yes = fgets(answer, sizeof answer, tty) != NULL && strncmp(answer, "yes", 3) == 0;
+	fprintf(tty, "The authenticity of host '%s' can't be established.\n%s key fingerprint "
+		     "is %s.\nAdd it to '%s' and connect (yes/no/[fingerprint])? ", name, type, fp,
+		file);
+	for (;;) {
+		fflush(tty);
+		if (fgets(answer, sizeof answer, tty) == NULL)
+			break;
+		answer[strcspn(answer, "\r\n")] = '\0';
+		if (strcmp(answer, "yes") == 0 || strcmp(answer, fp) == 0) {
+			yes = 1;
+			break;
+		}
+		if (strcmp(answer, "no") == 0)
+			break;
+		fprintf(tty, "Please type 'yes', 'no' or the fingerprint: ");
+	}
 	fclose(tty);
 	return yes;
 }
@@ -119,20 +143,13 @@ static int ask_new_host(const char *name, const char *type, const char *fp, cons
  * The fingerprint known_hosts holds for this host, for the "changed" message: libssh
  * names the state but not the old key, so the file is read again here.
  */
-static char *known_fingerprint(const struct ssh_options *o, const char *known_hosts)
+static char *known_fingerprint(const char *host, const char *known_hosts)
 {
 	FILE *f = fopen(known_hosts, "r");
-	char line[8192], host[300], *fp = NULL;
-	int port = o->port > 0 ? o->port : 22;
+	char line[8192], *fp = NULL;
 
 	if (f == NULL)
 		return NULL;
-	if (o->host_key_alias != NULL)
-		snprintf(host, sizeof host, "%s", o->host_key_alias);
-	else if (port == 22)
-		snprintf(host, sizeof host, "%s", o->host);
-	else
-		snprintf(host, sizeof host, "[%s]:%d", o->host, port);
 	while (fp == NULL && fgets(line, sizeof line, f) != NULL) {
 		struct ssh_knownhosts_entry *e = NULL;
 
@@ -167,7 +184,7 @@ static int check_host_key(struct ssh_conn *c, const struct ssh_options *o,
 		break;
 	case SSH_KNOWN_HOSTS_CHANGED:
 	case SSH_KNOWN_HOSTS_OTHER:
-		known_fp = known_fingerprint(o, known_hosts);
+		known_fp = known_fingerprint(c->lookup, known_hosts);
 		if (o->host_key_alias != NULL) {
 			gg_fail(cause, GG_EXIT_HOSTKEY,
 				"host key of '%s' is not the one the VM published: '%s' has %s "
@@ -181,12 +198,25 @@ static int check_host_key(struct ssh_conn *c, const struct ssh_options *o,
 		gg_fail(cause, GG_EXIT_HOSTKEY,
 			"host key of '%s' changed: '%s' has %s, the host offers %s %s; "
 			"nothing was sent (if the VM was recreated, remove the old key with "
-			"ssh-keygen -R and connect again)",
+			"ssh-keygen -R '%s' -f '%s' and connect again)",
 			c->name, known_hosts, known_fp != NULL ? known_fp : "another key", type,
-			server_fp);
+			server_fp, c->lookup, known_hosts);
 		break;
 	case SSH_KNOWN_HOSTS_UNKNOWN:
 	case SSH_KNOWN_HOSTS_NOT_FOUND:
+		if (o->host_key_alias != NULL) {
+			/*
+			 * Under an alias only what the VM published counts (keys of a type that
+			 * matches nothing usable here included): never trust on first use, never
+			 * write a key it did not publish, whatever --accept-new-host-key says.
+			 */
+			gg_fail(cause, GG_EXIT_HOSTKEY,
+				"host key of '%s' (%s %s) is not among the keys the VM published "
+				"under '%s' in '%s'; nothing was sent (check the VM's guest "
+				"attributes: 'gcloud compute instances get-guest-attributes')",
+				c->name, type, server_fp, o->host_key_alias, known_hosts);
+			break;
+		}
 		if (!o->accept_new_host_key &&
 		    !(isatty(STDIN_FILENO) && isatty(STDERR_FILENO) &&
 		      ask_new_host(c->name, type, server_fp, known_hosts))) {
@@ -201,6 +231,8 @@ static int check_host_key(struct ssh_conn *c, const struct ssh_options *o,
 				c->name, known_hosts, ssh_get_error(c->session));
 			break;
 		}
+		fprintf(stderr, "gcloud-gpu: added the %s key of '%s' (%s) to '%s'\n", type,
+			c->lookup, server_fp, known_hosts);
 		r = 0;
 		break;
 	default:
@@ -214,15 +246,71 @@ static int check_host_key(struct ssh_conn *c, const struct ssh_options *o,
 	return r;
 }
 
-static int authenticate(struct ssh_conn *c, const struct ssh_options *o, char **cause)
+/* libssh asks this for a key's passphrase: note that it asked, give none. */
+static int note_passphrase(const char *prompt, char *buf, size_t len, int echo, int verify,
+			   void *userdata)
+{
+	(void)prompt;
+	(void)buf;
+	(void)len;
+	(void)echo;
+	(void)verify;
+	*(int *)userdata = 1;
+	return -1;
+}
+
+/*
+ * The -i key: read as it is; one with a passphrase is used through ssh-agent when an
+ * agent runs (it holds the key once `ssh-add` was run), else its passphrase is asked
+ * on the terminal.  0 with *key set, 1 when the agent authenticated, or an exit code.
+ */
+static int identity_key(struct ssh_conn *c, const char *identity, ssh_key *key, char **cause)
+{
+	char pass[256] = "", prompt[PATH_MAX + 64];
+	int asked = 0, rc;
+
+	*key = NULL;
+	if (access(identity, R_OK) != 0)
+		return gg_fail_errno(cause, GG_EXIT_SSH, errno, "cannot read the private key '%s'",
+				     identity);
+	if (ssh_pki_import_privkey_file(identity, NULL, note_passphrase, &asked, key) == SSH_OK)
+		return 0;
+	if (!asked)
+		return gg_fail(cause, GG_EXIT_SSH, "'%s' is not a private key libssh can read",
+			       identity);
+	if (getenv("SSH_AUTH_SOCK") != NULL && getenv("SSH_AUTH_SOCK")[0] != '\0') {
+		cli_debug(1, "'%s' has a passphrase: trying ssh-agent's keys", identity);
+		rc = ssh_userauth_agent(c->session, NULL);
+		if (rc == SSH_AUTH_SUCCESS)
+			return 1;
+	}
+	if (!isatty(STDIN_FILENO))
+		return gg_fail(cause, GG_EXIT_SSH, "the key '%s' has a passphrase and ssh-agent does "
+			       "not hold it: run 'ssh-add %s' first, or run on a terminal to be asked",
+			       identity, identity);
+	/* libssh prints the prompt after it turned echo off (and flushed what was typed). */
+	snprintf(prompt, sizeof prompt, "Enter passphrase for key '%s': ", identity);
+	if (ssh_getpass(prompt, pass, sizeof pass, 0, 0) != 0)
+		return gg_fail(cause, GG_EXIT_SSH, "no passphrase for '%s'", identity);
+	rc = ssh_pki_import_privkey_file(identity, pass, NULL, NULL, key);
+	explicit_bzero(pass, sizeof pass);
+	if (rc != SSH_OK)
+		return gg_fail(cause, GG_EXIT_SSH, "wrong passphrase for '%s'", identity);
+	return 0;
+}
+
+/* 0, or GG_EXIT_SSH with *refused set when the server answered and took no key. */
+static int authenticate(struct ssh_conn *c, const struct ssh_options *o, int *refused,
+			char **cause)
 {
 	ssh_key key = NULL;
 	int rc;
 
 	if (o->identity != NULL) {
-		if (ssh_pki_import_privkey_file(o->identity, NULL, NULL, NULL, &key) != SSH_OK)
-			return gg_fail(cause, GG_EXIT_SSH, "cannot read the private key '%s'",
-				       o->identity);
+		if ((rc = identity_key(c, o->identity, &key, cause)) == 1)
+			return 0;
+		if (rc != 0)
+			return rc;
 		rc = ssh_userauth_publickey(c->session, NULL, key);
 		ssh_key_free(key);
 		if (rc == SSH_AUTH_SUCCESS)
@@ -230,6 +318,7 @@ static int authenticate(struct ssh_conn *c, const struct ssh_options *o, char **
 		if (rc == SSH_AUTH_ERROR)
 			return gg_fail(cause, GG_EXIT_SSH, "cannot authenticate to '%s': %s",
 				       c->name, ssh_get_error(c->session));
+		*refused = 1;
 		return gg_fail(cause, GG_EXIT_SSH,
 			       "'%s' refused the key '%s' for user '%s': check the user name and "
 			       "that the key is authorized", c->name, o->identity, c->user);
@@ -240,6 +329,7 @@ static int authenticate(struct ssh_conn *c, const struct ssh_options *o, char **
 	if (rc == SSH_AUTH_ERROR)
 		return gg_fail(cause, GG_EXIT_SSH, "cannot authenticate to '%s': %s", c->name,
 			       ssh_get_error(c->session));
+	*refused = 1;
 	return gg_fail(cause, GG_EXIT_SSH,
 		       "'%s' accepted no key for user '%s' (tried the agent and ~/.ssh/id_*): "
 		       "check the user name or give a key with --identity FILE", c->name, c->user);
@@ -313,19 +403,76 @@ static int connect_socket(const char *name, const char *host, int port, long tim
 	return 0;
 }
 
+/*
+ * Read ~/.ssh/config for o->host with libssh's own parser, then put back what the
+ * command line gave (it wins, as with OpenSSH).  The host, user and port it resolved
+ * are read back for messages and the known_hosts name.
+ */
+static int apply_config(struct ssh_conn *c, const struct ssh_options *o, char **cause)
+{
+	char *value = NULL;
+	unsigned int port = 0;
+
+	if (ssh_options_parse_config(c->session, NULL) != 0)
+		return gg_fail(cause, GG_EXIT_SSH, "cannot read ~/.ssh/config for '%s': %s", o->host,
+			       ssh_get_error(c->session));
+	if ((o->user != NULL && ssh_options_set(c->session, SSH_OPTIONS_USER, o->user) != 0) ||
+	    (o->port > 0 && ssh_options_set(c->session, SSH_OPTIONS_PORT, &o->port) != 0))
+		return gg_fail(cause, GG_EXIT_SSH, "cannot set SSH options for '%s'", o->host);
+	if (ssh_options_get(c->session, SSH_OPTIONS_USER, &value) == SSH_OK) {
+		free(c->user);
+		c->user = xstrdup(value);
+		ssh_string_free_char(value);
+	}
+	if (ssh_options_get(c->session, SSH_OPTIONS_HOST, &value) == SSH_OK) {
+		free(c->lookup);
+		c->lookup = xstrdup(value);
+		ssh_string_free_char(value);
+	}
+	if (ssh_options_get_port(c->session, &port) != SSH_OK || port == 0)
+		port = 22;
+	if (port != 22) {
+		char *host = c->lookup;
+
+		xasprintf(&c->lookup, "[%s]:%u", host, port);
+		free(host);
+	}
+	free(c->name);
+	xasprintf(&c->name, "%s@%s:%u", c->user, o->host, port);
+	cli_debug(1, "~/.ssh/config read for '%s': %s as '%s'", o->host, c->lookup, c->user);
+	return 0;
+}
+
 int ssh_conn_open(const struct ssh_options *o, struct ssh_conn **out, char **cause)
 {
+	return ssh_conn_open_ex(o, out, NULL, cause);
+}
+
+int ssh_conn_open_ex(const struct ssh_options *o, struct ssh_conn **out, int *auth_refused,
+		     char **cause)
+{
+	int refused = 0;
 	struct ssh_conn *c = xcalloc(1, sizeof *c);
 	const char *home = getenv("HOME");
 	char *ssh_dir = NULL, *known_hosts = NULL;
 	long timeout = o->connect_timeout > 0 ? o->connect_timeout : 15;
-	int port = o->port > 0 ? o->port : 22, off = 0, on = 1, r;
+	int port = o->port > 0 ? o->port : 22, off = 0, on = 1, r, config_failed = 0;
 	int lookup_port = o->host_key_alias != NULL ? 22 : port;
+	int log_level = cli_verbose >= 4 ? SSH_LOG_PACKET : cli_verbose >= 3 ? SSH_LOG_PROTOCOL
+									   : SSH_LOG_NOLOG;
 
 	*out = NULL;
+	if (auth_refused != NULL)
+		*auth_refused = 0;
 	c->fd = -1;
 	c->user = xstrdup(o->user != NULL ? o->user : (getenv("USER") != NULL ? getenv("USER") : "root"));
 	xasprintf(&c->name, "%s@%s:%d", c->user, o->host, port);
+	if (o->host_key_alias != NULL)
+		c->lookup = xstrdup(o->host_key_alias);
+	else if (port == 22)
+		c->lookup = xstrdup(o->host);
+	else
+		xasprintf(&c->lookup, "[%s]:%d", o->host, port);
 	if (home != NULL && home[0] != '\0')
 		xasprintf(&ssh_dir, "%s/.ssh", home);
 	else
@@ -341,20 +488,24 @@ int ssh_conn_open(const struct ssh_options *o, struct ssh_conn **out, char **cau
 		goto out;
 	}
 	/*
-	 * ~/.ssh/config is not read: what the command line says is what happens, the
-	 * same on every machine.  With a host key alias libssh gets the alias as the
-	 * host (on port 22, so the lookup name is the alias alone, as OpenSSH's) and the
-	 * socket made here.
+	 * ~/.ssh/config is read only for a plain SSH host (o->read_config, after the
+	 * options below, whose user and port the command line gave win).  With a host
+	 * key alias libssh gets the alias as the host (on port 22, so the lookup name is
+	 * the alias alone, as OpenSSH's) and the socket made here.
 	 */
 	if (o->host_key_alias != NULL &&
 	    (r = connect_socket(c->name, o->host, port, timeout, &c->fd, cause)) != 0)
 		goto out;
-	if (ssh_options_set(c->session, SSH_OPTIONS_PROCESS_CONFIG, &off) != 0 ||
+	if (ssh_options_set(c->session, SSH_OPTIONS_LOG_VERBOSITY, &log_level) != 0 ||
+	    ssh_options_set(c->session, SSH_OPTIONS_PROCESS_CONFIG, &off) != 0 ||
 	    ssh_options_set(c->session, SSH_OPTIONS_HOST,
 			    c->fd >= 0 ? o->host_key_alias : o->host) != 0 ||
-	    ssh_options_set(c->session, SSH_OPTIONS_PORT, &lookup_port) != 0 ||
-	    ssh_options_set(c->session, SSH_OPTIONS_USER, c->user) != 0 ||
+	    ((!o->read_config || o->port > 0) &&
+	     ssh_options_set(c->session, SSH_OPTIONS_PORT, &lookup_port) != 0) ||
+	    ((!o->read_config || o->user != NULL) &&
+	     ssh_options_set(c->session, SSH_OPTIONS_USER, c->user) != 0) ||
 	    ssh_options_set(c->session, SSH_OPTIONS_SSH_DIR, ssh_dir) != 0 ||
+	    (o->read_config && (config_failed = apply_config(c, o, cause)) != 0) ||
 	    ssh_options_set(c->session, SSH_OPTIONS_KNOWNHOSTS, known_hosts) != 0 ||
 	    ssh_options_set(c->session, SSH_OPTIONS_TIMEOUT, &timeout) != 0 ||
 	    ssh_options_set(c->session, SSH_OPTIONS_NODELAY, &on) != 0 ||
@@ -364,13 +515,15 @@ int ssh_conn_open(const struct ssh_options *o, struct ssh_conn **out, char **cau
 	    ssh_options_set(c->session, SSH_OPTIONS_KBDINT_AUTH, &off) != 0 ||
 	    ssh_options_set(c->session, SSH_OPTIONS_GSSAPI_AUTH, &off) != 0 ||
 	    (c->fd >= 0 && ssh_options_set(c->session, SSH_OPTIONS_FD, &c->fd) != 0)) {
-		r = gg_fail(cause, GG_EXIT_SSH, "cannot set SSH options for '%s': %s", c->name,
-			    ssh_get_error(c->session));
+		r = config_failed != 0 ? config_failed
+				       : gg_fail(cause, GG_EXIT_SSH, "cannot set SSH options for '%s': %s",
+						 c->name, ssh_get_error(c->session));
 		if (c->fd >= 0)
 			close(c->fd);
 		c->fd = -1;
 		goto out;
 	}
+	cli_debug(1, "connecting to %s (host key '%s' in '%s')", c->name, c->lookup, known_hosts);
 	if (ssh_connect(c->session) != SSH_OK) {
 		r = gg_fail(cause, GG_EXIT_SSH, "cannot connect to '%s': %s", c->name,
 			    ssh_get_error(c->session));
@@ -380,8 +533,12 @@ int ssh_conn_open(const struct ssh_options *o, struct ssh_conn **out, char **cau
 	/* Nothing leaves this machine before the host key is known to be right. */
 	if ((r = check_host_key(c, o, known_hosts, cause)) != 0)
 		goto out;
-	if ((r = authenticate(c, o, cause)) != 0)
+	if ((r = authenticate(c, o, &refused, cause)) != 0) {
+		if (auth_refused != NULL)
+			*auth_refused = refused;
 		goto out;
+	}
+	cli_debug(1, "authenticated to %s", c->name);
 	c->last_sent = gg_clock_monotonic();
 	*out = c;
 	c = NULL;
@@ -413,6 +570,7 @@ void ssh_conn_close(struct ssh_conn *c)
 		close(c->fd);
 	free(c->name);
 	free(c->user);
+	free(c->lookup);
 	free(c);
 }
 
@@ -520,17 +678,38 @@ long ssh_exec_read(struct ssh_exec *x, void *buf, size_t size, int timeout_ms, c
 int ssh_exec_finish(struct ssh_exec *x, int *status, struct gg_buf *err, char **cause)
 {
 	char buf[IO_CHUNK > 65536 ? 65536 : IO_CHUNK];
-	int r = 0, n;
+	size_t drained = 0;
+	int r = 0, n, waited_ms = 0;
 
 	*status = -1;
-	/* Read stdout to its end so the exit status can arrive behind it. */
-	while ((n = ssh_channel_read(x->channel, buf, sizeof buf, 0)) > 0)
+	/*
+	 * Read stdout to its end so the exit status can arrive behind it; but no further
+	 * than FINISH_DRAIN_MAX bytes and FINISH_WAIT_MS of silence: a command (a VM) that
+	 * goes on writing or never ends would hold the caller for ever.
+	 */
+	for (;;) {
+		n = ssh_channel_read_timeout(x->channel, buf, sizeof buf, 0, 500);
 		drain_stderr(x);
-	drain_stderr(x);
+		if (n > 0) {
+			drained += (size_t)n;
+			waited_ms = 0;
+		} else if (n == 0 && !ssh_channel_is_eof(x->channel) &&
+			   !ssh_channel_is_closed(x->channel) && ssh_is_connected(x->conn->session)) {
+			waited_ms += 500;
+		} else {
+			break;
+		}
+		if (drained > FINISH_DRAIN_MAX || waited_ms >= FINISH_WAIT_MS) {
+			r = gg_fail(cause, GG_EXIT_REMOTE, "the command on '%s' did not end after "
+				    "its answer", x->conn->name);
+			goto out;
+		}
+	}
 	if (n == SSH_ERROR || !ssh_is_connected(x->conn->session))
 		r = link_error(x->conn, cause);
 	else
 		*status = ssh_channel_get_exit_status(x->channel);
+out:
 	if (err != NULL)
 		gg_buf_add(err, x->err.data, x->err.len);
 	ssh_exec_abort(x);
@@ -583,6 +762,20 @@ out:
 	return r;
 }
 
+/* Whether host:port answers from the server's side (a direct-tcpip channel opens). */
+static int can_forward(struct ssh_conn *c, const char *host, int port)
+{
+	ssh_channel ch = ssh_channel_new(c->session);
+	int ok = ch != NULL && ssh_channel_open_forward(ch, host, port, "127.0.0.1", 0) == SSH_OK;
+
+	if (ch != NULL) {
+		if (ok)
+			ssh_channel_close(ch);
+		ssh_channel_free(ch);
+	}
+	return ok;
+}
+
 /* One forwarded connection of the tunnel. */
 struct forward {
 	int fd;
@@ -602,19 +795,30 @@ int ssh_conn_tunnel(struct ssh_conn *c, int listen_fd, const char *host, int por
 		    volatile sig_atomic_t *stop, char **cause)
 {
 	struct forward fw[SSH_TUNNEL_MAX];
-	struct pollfd pfd[SSH_TUNNEL_MAX + 1];
+	struct pollfd pfd[SSH_TUNNEL_MAX + 2];
 	char *buf = xmalloc(IO_CHUNK);
-	size_t i, count = 0;
-	int r = 0;
+	size_t i, p, count = 0, polled;
+	int r = 0, refused = !can_forward(c, host, port);
 
+	/* Asked once at the start: a tunnel to nothing says so before the browser does. */
+	if (refused)
+		fprintf(stderr, "gcloud-gpu: nothing answers on the VM's %s:%d yet (is Jupyter "
+			"running? see 'gcloud-gpu status'); the tunnel stays up\n", host, port);
 	while (!*stop) {
 		pfd[0].fd = listen_fd;
 		pfd[0].events = count < SSH_TUNNEL_MAX ? POLLIN : 0;
+		/*
+		 * The SSH socket too: the VM's replies wake the loop as they arrive, rather
+		 * than waiting out the poll timeout for every chunk (~90 KB/s otherwise).
+		 */
+		pfd[1].fd = ssh_get_fd(c->session);
+		pfd[1].events = POLLIN;
 		for (i = 0; i < count; i++) {
-			pfd[i + 1].fd = fw[i].fd;
-			pfd[i + 1].events = POLLIN;
+			pfd[i + 2].fd = fw[i].fd;
+			pfd[i + 2].events = POLLIN;
 		}
-		if (poll(pfd, count + 1, 50) < 0 && errno != EINTR) {
+		polled = count;
+		if (poll(pfd, count + 2, 50) < 0 && errno != EINTR) {
 			r = gg_fail_errno(cause, GG_EXIT_ERROR, errno, "cannot wait on the tunnel");
 			break;
 		}
@@ -622,27 +826,15 @@ int ssh_conn_tunnel(struct ssh_conn *c, int listen_fd, const char *host, int por
 			r = link_error(c, cause);
 			break;
 		}
-		if (pfd[0].revents & POLLIN) {
-			int fd = accept(listen_fd, NULL, NULL);
-			ssh_channel ch = fd >= 0 ? ssh_channel_new(c->session) : NULL;
-
-			if (ch != NULL && ssh_channel_open_forward(ch, host, port, "127.0.0.1", 0) == SSH_OK) {
-				fw[count].fd = fd;
-				fw[count].channel = ch;
-				count++;
-			} else {
-				fprintf(stderr, "gcloud-gpu: the VM refused a connection to %s:%d: %s\n",
-					host, port, ssh_get_error(c->session));
-				if (ch != NULL)
-					ssh_channel_free(ch);
-				if (fd >= 0)
-					close(fd);
-			}
-		}
-		for (i = 0; i < count; i++) {
+		/*
+		 * Connections first, the new one after: fw[i] stays paired with pfd[p] while
+		 * closed ones are removed (in order), so a poll result is never read as
+		 * another connection's (a blocking read on an idle one stopped them all).
+		 */
+		for (i = 0, p = 2; p < polled + 2; p++) {
 			int n, dead = 0;
 
-			if (pfd[i + 1].revents & (POLLIN | POLLHUP | POLLERR)) {
+			if (pfd[p].revents & (POLLIN | POLLHUP | POLLERR)) {
 				ssize_t got = read(fw[i].fd, buf, IO_CHUNK);
 
 				if (got <= 0 || ssh_channel_write(fw[i].channel, buf, (uint32_t)got) == SSH_ERROR)
@@ -655,8 +847,40 @@ int ssh_conn_tunnel(struct ssh_conn *c, int listen_fd, const char *host, int por
 				dead = 1;
 			if (dead) {
 				forward_close(&fw[i]);
-				fw[i] = fw[--count];
-				i--;
+				memmove(&fw[i], &fw[i + 1], (count - i - 1) * sizeof fw[0]);
+				count--;
+			} else {
+				i++;
+			}
+		}
+		if (pfd[0].revents & POLLIN) {
+			int fd = accept(listen_fd, NULL, NULL);
+			ssh_channel ch = fd >= 0 ? ssh_channel_new(c->session) : NULL;
+
+			if (ch != NULL && ssh_channel_open_forward(ch, host, port, "127.0.0.1", 0) == SSH_OK) {
+				fw[count].fd = fd;
+				fw[count].channel = ch;
+				count++;
+				refused = 0;
+			} else {
+				/*
+				 * One readable line while nothing listens there, not one for every
+				 * request a browser makes.  The refusal's text is the server's:
+				 * printable first (error.h).
+				 */
+				char *why = xstrdup(ssh_get_error(c->session));
+
+				gg_printable(why, 0);
+				if (!refused)
+					fprintf(stderr, "gcloud-gpu: nothing answers on the VM's %s:%d (%s; "
+						"is Jupyter running? see 'gcloud-gpu status'); the tunnel "
+						"stays up\n", host, port, why);
+				refused = 1;
+				free(why);
+				if (ch != NULL)
+					ssh_channel_free(ch);
+				if (fd >= 0)
+					close(fd);
 			}
 		}
 		ssh_conn_keepalive(c);
@@ -664,5 +888,120 @@ int ssh_conn_tunnel(struct ssh_conn *c, int listen_fd, const char *host, int por
 	for (i = 0; i < count; i++)
 		forward_close(&fw[i]);
 	free(buf);
+	return r;
+}
+
+static volatile sig_atomic_t window_changed;
+
+static void on_winch(int sig)
+{
+	(void)sig;
+	window_changed = 1;
+}
+
+/* The local terminal's size into cols and rows (80x24 when unknown). */
+static void window_size(int *cols, int *rows)
+{
+	struct winsize ws;
+
+	*cols = 80;
+	*rows = 24;
+	if (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0 && ws.ws_row > 0) {
+		*cols = ws.ws_col;
+		*rows = ws.ws_row;
+	}
+}
+
+/* Copy what the channel holds to our stdout and stderr; to_end: wait for its end. */
+static void pass_output(ssh_channel ch, int to_end)
+{
+	char buf[16384];
+	int n, is_stderr;
+
+	for (is_stderr = 0; is_stderr <= 1; is_stderr++)
+		while ((n = to_end && !is_stderr ? ssh_channel_read(ch, buf, sizeof buf, 0)
+				 : ssh_channel_read_nonblocking(ch, buf, sizeof buf, is_stderr)) > 0)
+			if (write(is_stderr ? STDERR_FILENO : STDOUT_FILENO, buf, (size_t)n) != n)
+				break;
+}
+
+int ssh_conn_session(struct ssh_conn *c, const char *command, int *status, char **cause)
+{
+	ssh_channel ch = ssh_channel_new(c->session);
+	int tty = isatty(STDIN_FILENO), raw = 0, cols, rows, r = 0, n, stdin_open = 1;
+	struct termios saved, t;
+	struct sigaction sa, old_winch;
+	char buf[16384];
+	const char *term = getenv("TERM");
+
+	*status = 255;
+	if (ch == NULL || ssh_channel_open_session(ch) != SSH_OK) {
+		r = link_error(c, cause);
+		goto out;
+	}
+	if (tty) {
+		window_size(&cols, &rows);
+		if (ssh_channel_request_pty_size(ch, term != NULL && term[0] != '\0' ? term : "xterm",
+						 cols, rows) != SSH_OK) {
+			r = link_error(c, cause);
+			goto out;
+		}
+	}
+	if ((command != NULL ? ssh_channel_request_exec(ch, command)
+			     : ssh_channel_request_shell(ch)) != SSH_OK) {
+		r = link_error(c, cause);
+		goto out;
+	}
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_winch;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGWINCH, &sa, &old_winch);
+	if (tty && tcgetattr(STDIN_FILENO, &saved) == 0) {
+		t = saved;
+		cfmakeraw(&t);
+		raw = tcsetattr(STDIN_FILENO, TCSANOW, &t) == 0;
+	}
+	while (!ssh_channel_is_closed(ch) && !ssh_channel_is_eof(ch)) {
+		struct pollfd p[2] = { { STDIN_FILENO, POLLIN, 0 }, { ssh_get_fd(c->session), POLLIN, 0 } };
+
+		if (poll(p, 2, 100) < 0 && errno != EINTR)
+			break;
+		if (window_changed) {
+			window_changed = 0;
+			window_size(&cols, &rows);
+			ssh_channel_change_pty_size(ch, cols, rows);
+		}
+		if (stdin_open && (p[0].revents & (POLLIN | POLLHUP))) {
+			ssize_t got = read(STDIN_FILENO, buf, sizeof buf);
+
+			if (got > 0) {
+				if (ssh_channel_write(ch, buf, (uint32_t)got) == SSH_ERROR)
+					break;
+			} else {
+				stdin_open = 0;
+				ssh_channel_send_eof(ch);
+			}
+		}
+		pass_output(ch, 0);
+		if (!ssh_is_connected(c->session))
+			break;
+	}
+	/* What came with the end of the channel, and its exit status behind it. */
+	pass_output(ch, 1);
+	if (raw)
+		tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+	sigaction(SIGWINCH, &old_winch, NULL);
+	if (!ssh_is_connected(c->session)) {
+		r = link_error(c, cause);
+		goto out;
+	}
+	n = ssh_channel_get_exit_status(ch);
+	*status = n >= 0 ? n : 255;
+out:
+	if (ch != NULL) {
+		if (ssh_is_connected(c->session))
+			ssh_channel_close(ch);
+		ssh_channel_free(ch);
+	}
 	return r;
 }

@@ -45,9 +45,16 @@ struct ssh_options {
 	 * hears the alias.
 	 */
 	const char *host_key_alias;
+	/*
+	 * Read ~/.ssh/config (libssh's own parser) for this host: HostName, User, Port,
+	 * IdentityFile, ProxyJump as libssh supports them.  What the command line gave
+	 * (user, port, identity, known_hosts) wins.  Only for --ssh targets: a Compute
+	 * Engine VM's settings come from its API.
+	 */
+	int read_config;
 };
 
-#define SSH_OPTIONS_INIT { NULL, 0, NULL, NULL, NULL, 0, 0, NULL }
+#define SSH_OPTIONS_INIT { NULL, 0, NULL, NULL, NULL, 0, 0, NULL, 0 }
 
 struct ssh_conn;
 struct ssh_exec;
@@ -58,6 +65,15 @@ struct ssh_exec;
  */
 int ssh_conn_open(const struct ssh_options *o, struct ssh_conn **out, char **cause);
 void ssh_conn_close(struct ssh_conn *c);
+
+/*
+ * As ssh_conn_open, and on failure *auth_refused (when not NULL) says whether the
+ * server answered, its host key checked out, and it took none of the keys: waiting
+ * does not change that (unless a VM's guest agent is still installing the key), where
+ * an unreachable host may come back.
+ */
+int ssh_conn_open_ex(const struct ssh_options *o, struct ssh_conn **out, int *auth_refused,
+		     char **cause);
 
 /* "user@host:port", for messages; owned by the connection. */
 const char *ssh_conn_name(const struct ssh_conn *c);
@@ -94,7 +110,9 @@ long ssh_exec_read(struct ssh_exec *x, void *buf, size_t size, int timeout_ms, c
 /*
  * Wait for the command to end and free the channel.  *status is its exit status (-1
  * when the server sent none, as when the link broke); err (when not NULL) gets what it
- * wrote to stderr.  0, or GG_EXIT_SSH when the link broke.  x is freed either way.
+ * wrote to stderr.  0, GG_EXIT_SSH when the link broke, or GG_EXIT_REMOTE when the
+ * command wrote over 1 MiB more or stayed silent 30 s without ending (what a VM
+ * sends is bounded in size and time).  x is freed either way.
  */
 int ssh_exec_finish(struct ssh_exec *x, int *status, struct gg_buf *err, char **cause);
 
@@ -115,9 +133,20 @@ int ssh_conn_run(struct ssh_conn *c, const char *command, const void *in, size_t
  * Serve a tunnel: accept connections on listen_fd and forward each to host:port as
  * seen from the server (direct-tcpip), until *stop is set (a signal handler) or the
  * link breaks.  0 when stopped, GG_EXIT_SSH with *cause set when the link broke.
+ * Whether host:port answers is asked once at the start; while it does not, one line
+ * on stderr says so (not one per refused connection).
  */
 int ssh_conn_tunnel(struct ssh_conn *c, int listen_fd, const char *host, int port,
 		    volatile sig_atomic_t *stop, char **cause);
+
+/*
+ * A session as `ssh HOST [COMMAND]` gives it: with a pseudo-terminal (and the local
+ * one in raw mode) when stdin is a terminal, stdin, stdout and stderr passed through,
+ * a shell when command is NULL.  *status is the remote exit status (255 when none
+ * came).  0, or GG_EXIT_SSH with *cause set when the link broke or the channel was
+ * refused.
+ */
+int ssh_conn_session(struct ssh_conn *c, const char *command, int *status, char **cause);
 
 /* Quote s for a POSIX shell into out ('...' with embedded quotes escaped). */
 void ssh_shell_quote(struct gg_buf *out, const char *s);

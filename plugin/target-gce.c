@@ -15,6 +15,7 @@
 #include "cli.h"
 #include "error.h"
 #include "gce.h"
+#include "gce-fleet.h"
 #include "target.h"
 #include "xmalloc.h"
 
@@ -34,29 +35,6 @@ static char *take(char **field)
 	return s;
 }
 
-/* The VM name and the flags that name it again, for hints such as "run reattach X". */
-static char *cli_arg(const struct target_args *a)
-{
-	char *s = xstrdup(a->vm), *more;
-
-	if (a->project != NULL) {
-		xasprintf(&more, "%s --project %s", s, a->project);
-		free(s);
-		s = more;
-	}
-	if (a->zone != NULL) {
-		xasprintf(&more, "%s --zone %s", s, a->zone);
-		free(s);
-		s = more;
-	}
-	if (a->internal_ip) {
-		xasprintf(&more, "%s --internal-ip", s);
-		free(s);
-		s = more;
-	}
-	return s;
-}
-
 int target_resolve_gce(const struct target_args *a, struct target *t, char **cause)
 {
 	struct gce_options o = GCE_OPTIONS_INIT;
@@ -70,7 +48,10 @@ int target_resolve_gce(const struct target_args *a, struct target *t, char **cau
 	if ((r = gce_resolve_target(a->vm, &o, &g, cause)) != 0)
 		return r;
 	t->name = xstrdup(a->vm);
-	t->cli_arg = cli_arg(a);
+	t->is_gce = 1;
+	t->gce_project = a->project != NULL ? xstrdup(a->project) : NULL;
+	t->gce_zone = a->zone != NULL ? xstrdup(a->zone) : NULL;
+	t->gce_token_file = a->access_token_file != NULL ? xstrdup(a->access_token_file) : NULL;
 	t->host = take(&g.host);
 	t->port = g.port;
 	t->user = take(&g.user);
@@ -89,4 +70,31 @@ int target_resolve_gce(const struct target_args *a, struct target *t, char **cau
 		t->settle_seconds = SETTLE_SECONDS;
 	gce_target_release(&g);
 	return 0;
+}
+
+void target_record_label(const struct target *t, const char *key, const char *value)
+{
+	struct gce_options o = GCE_OPTIONS_INIT;
+	char *cause = NULL;
+	struct gce g;
+
+	if (!t->is_gce)
+		return;
+	o.project = t->gce_project;
+	o.zone = t->gce_zone;
+	o.access_token_file = t->gce_token_file;
+	if (gce_open(&g, &o, &cause) != 0 || gce_label_set(&g, t->name, key, value, &cause) != 0)
+		fprintf(stderr, "gcloud-gpu: note: %s ('gcloud-gpu list' shows it as before)\n",
+			cause != NULL ? cause : "cannot record the label");
+	gce_close(&g);
+	free(cause);
+}
+
+void target_record_plan(const struct target *t, int exit_code)
+{
+	const char *state = exit_code == GG_EXIT_OK ? "done" : exit_code == GG_EXIT_STEP ? "failed"
+			    : exit_code == GG_EXIT_INTERRUPTED ? "running" : NULL;
+
+	if (state != NULL)
+		target_record_label(t, GCE_LABEL_PLAN, state);
 }

@@ -14,12 +14,14 @@
 #ifndef GG_TARGET_H
 #define GG_TARGET_H
 
+#include "buf.h"
 #include "protocol.h"
 #include "ssh.h"
 
 /* The command-line options every command that talks to a VM accepts. */
 struct target_args {
-	const char *ssh;         /* --ssh USER@HOST[:PORT] */
+	const char *ssh;         /* --ssh [ssh://][USER@]HOST[:PORT], or a ~/.ssh/config Host */
+	int port;                /* -p/--ssh-port; 0: not given */
 	const char *vm;          /* the positional TARGET: a VM name */
 	const char *identity;    /* --identity FILE */
 	const char *known_hosts; /* --known-hosts FILE */
@@ -34,7 +36,9 @@ struct target_args {
 
 struct target {
 	char *name;              /* stable name for messages and the state file */
-	char *cli_arg;           /* how to name it again on the command line */
+	char *cli_arg;           /* how to name it again on the command line: every option
+				  * that reached it (-i, --known-hosts, --project...), so a
+				  * hint "run 'gcloud-gpu tunnel <cli_arg>'" works as printed */
 	char *host;
 	char *user;              /* NULL: the local user */
 	char *identity;
@@ -46,6 +50,10 @@ struct target {
 	int managed;             /* a VM gcloud-gpu created (label gcloud-gpu=managed):
 				  * idle stop is on by default */
 	struct ssh_options ssh;  /* points into the fields above */
+	/* A Compute Engine VM (is_gce): its --project, --zone and --access-token-file as
+	 * given (NULL: gcloud's), for target_record_label. */
+	int is_gce;
+	char *gce_project, *gce_zone, *gce_token_file;
 };
 
 /*
@@ -55,11 +63,31 @@ struct target {
 int target_resolve(const struct target_args *a, struct target *t, char **cause);
 void target_release(struct target *t);
 
-/* Parse "USER@HOST[:PORT]", "HOST", "[V6ADDR]:PORT" into t's host, user and port. */
+/*
+ * Parse "USER@HOST[:PORT]", "HOST", "[V6ADDR]:PORT", each also as an ssh:// URL
+ * ("ssh://USER@HOST:PORT/"), into t's host, user and port (0 when none is given).
+ */
 int target_parse_ssh(const char *spec, struct target *t, char **cause);
+
+/* Append word to b for a command line a user pastes: as is, or in double quotes. */
+void target_cli_word(struct gg_buf *b, const char *word);
 
 /* The Compute Engine hook (target-gce.c). */
 int target_resolve_gce(const struct target_args *a, struct target *t, char **cause);
+
+/*
+ * Record key=value as a label of a Compute Engine target, for `list` to show without
+ * connecting (gce-fleet.h); nothing for an --ssh target.  Losing it costs only that
+ * column, so a failure is a note on stderr, never an error.
+ */
+void target_record_label(const struct target *t, const char *key, const char *value);
+
+/*
+ * The plan's state as a followed plan ended with exit code (cli.h) recorded as the
+ * GCE_LABEL_PLAN label: 0 "done", GG_EXIT_STEP "failed", GG_EXIT_INTERRUPTED "running"
+ * (it goes on without us); other codes say nothing about the plan and record nothing.
+ */
+void target_record_plan(const struct target *t, int exit_code);
 
 /* What this machine last saw of a target's event stream. */
 struct target_seen {

@@ -13,14 +13,25 @@
 #define GG_ERROR_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 /*
  * Replace, in place, every control character of s (C0 but a tab when keep_tabs is
- * set, DEL, and the C1 range as UTF-8 encodes it) with '?': text from elsewhere (a
- * VM's step output, a manifest's path) can then be printed on a terminal without
- * moving its cursor, retitling its window or otherwise driving it.
+ * set, DEL, and the C1 range, UTF-8 encoded or as raw 8-bit bytes) and every byte
+ * that is not part of valid UTF-8 with '?': text from elsewhere (a VM's step output,
+ * a manifest's path) can then be printed on a terminal without moving its cursor,
+ * retitling its window or otherwise driving it.  The result is valid UTF-8.
  */
 void gg_printable(char *s, int keep_tabs);
+
+/*
+ * Replace, in place, every NUL byte of s[0..len) and every byte that is not part of
+ * valid UTF-8 with '?', keeping the length: bytes a program wrote (a step's output)
+ * then make a JSON string that every JSON reader takes (a NUL would be encoded as
+ * \u0000, which the event parser refuses).  Control characters stay: they are data
+ * there, and escaped by the JSON encoder.
+ */
+void gg_text_repair(char *s, size_t len);
 
 /*
  * Set *cause (when cause is not NULL) to the formatted message, replacing and freeing

@@ -156,8 +156,9 @@ int gg_event_parse(const char *line, size_t len, struct gg_event *ev, char **cau
 	ev->type = (enum gg_event_type)type;
 	/* hello opens a stream and is not in the log: its seq is 0. */
 	v = json_object_get(ev->obj, "seq");
-	if (!json_is_integer(v) || json_integer_value(v) < (type == GG_EVENT_HELLO ? 0 : 1)) {
-		gg_fail(cause, -1, "event has no valid integer 'seq'");
+	if (!json_is_integer(v) || json_integer_value(v) < (type == GG_EVENT_HELLO ? 0 : 1) ||
+	    json_integer_value(v) > GG_EVENT_MAX_SEQ) {
+		gg_fail(cause, -1, "event has no valid integer 'seq' (1 to %lld)", GG_EVENT_MAX_SEQ);
 		goto bad;
 	}
 	ev->seq = json_integer_value(v);

@@ -26,6 +26,13 @@
 /* The longest line either side accepts; longer input is refused, not truncated. */
 #define GG_EVENT_MAX_LINE (64 * 1024)
 
+/*
+ * The highest seq an event may carry: a million events a second for thirty years.  A
+ * larger one is a VM lying (it would overflow the CLI's "last seen + 1" and be saved
+ * as the target's bookmark), and gg_event_parse refuses it.
+ */
+#define GG_EVENT_MAX_SEQ 1000000000000LL
+
 /* A decoded event.  The strings point into obj and live as long as it does. */
 struct gg_event {
 	long long seq;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # 10-preflight: is this a machine the recipe can finish on?  Supported OS and CPU,
-# root, an NVIDIA GPU that a supported driver runs, Secure Boot, free disk.
+# root, an NVIDIA GPU that a supported driver runs, an image built for this CPU (the
+# Dockerfile's "# platforms:" line), Secure Boot, free disk.
 # It changes nothing: check and apply run the same tests; apply says what failed.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -12,6 +13,13 @@ secure_boot_on() {
 	[ -r "$SECURE_BOOT_VAR" ] || return 1
 	# 4 bytes of attributes, then the value: 1 when Secure Boot is enforcing.
 	[ "$(od -An -tu1 -j4 -N1 "$SECURE_BOOT_VAR" | tr -d ' \n')" = 1 ]
+}
+
+# image_platforms: the CPU architectures named by the Dockerfile's "# platforms:" line
+# (those its base image is published for), empty when it names none.
+image_platforms() {
+	sed -n 's/^#[[:space:]]*platforms:[[:space:]]*//p' "$GCLOUD_GPU_RELEASE/Dockerfile" 2>/dev/null |
+		head -n1 | tr ',' ' ' | xargs
 }
 
 free_kib() { df -Pk "$GCLOUD_GPU_SYSROOT/var" | awk 'NR == 2 { print $4 }'; }
@@ -31,6 +39,11 @@ preflight() {
 	amd64 | arm64) ;;
 	*) die "unsupported CPU architecture $arch: NVIDIA's repositories serve amd64 and arm64" ;;
 	esac
+	local plats
+	plats="$(image_platforms)"
+	if [ -n "$plats" ] && ! grep -qw -- "$arch" <<<"$plats"; then
+		die "the Jupyter image (the payload's Dockerfile) is built for ${plats// /, } only, and this VM is $arch: recreate the VM with an x86 machine type (e.g. g2-standard-4 with an L4), or use a Dockerfile whose base image has $arch and say so in its '# platforms:' line"
+	fi
 	log "OS: $(os_pretty) ($arch)"
 
 	progress 30 "looking for an NVIDIA GPU"

@@ -2,12 +2,53 @@
 # 30-cudnn: every .deb file the user put in the payload's debs/ (cuDNN downloaded by
 # hand from NVIDIA, as in the original recipe, or any other package) installed with
 # apt, which hands them to dpkg and resolves their dependencies from the repositories
-# in the same transaction.  Nothing to do (skipped) when debs/ holds no .deb file.
+# in the same transaction.  Or, asked for with a payload file named cudnn-from-repo (or
+# GG_CUDNN_FROM_REPO=PACKAGE), cuDNN from NVIDIA's CUDA network repository, which step
+# 20 set up: the package named in that file's first line, cudnn9-cuda-12 when empty.
+# Nothing to do (skipped) when neither is there.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 DEBS_DIR="$GCLOUD_GPU_RELEASE/debs"
+REPO_OPTION="$GCLOUD_GPU_RELEASE/cudnn-from-repo"
+CUDA_KEYRING="$GCLOUD_GPU_SYSROOT/usr/share/keyrings/cuda-archive-keyring.gpg"
+
+# repo_cudnn: the cuDNN package asked for from the repository (none: empty).
+repo_cudnn() {
+	local p="${GG_CUDNN_FROM_REPO:-}"
+	if [ -z "$p" ] && [ -e "$REPO_OPTION" ]; then
+		p="$(head -n1 "$REPO_OPTION" | tr -d '[:space:]')"
+		[ -n "$p" ] || p=cudnn9-cuda-12
+	fi
+	[ -n "$p" ] || return 0
+	[[ $p =~ ^cudnn[0-9]+-cuda-[0-9]+$ ]] ||
+		die "cudnn-from-repo names '$p', not a cuDNN package of NVIDIA's repository (e.g. cudnn9-cuda-12): fix that file"
+	printf '%s\n' "$p"
+}
+
+# repo_done: the repository's cuDNN, when asked for, is installed (or cannot apply: no GPU).
+repo_done() {
+	local p
+	p="$(repo_cudnn)"
+	[ -z "$p" ] || pkg_installed "$p" || { [ -z "$(nvidia_gpus)" ] && allow_no_gpu; }
+}
+
+# install_repo_cudnn PKG: cuDNN from the CUDA network repository.
+install_repo_cudnn() {
+	local p=$1
+	if [ -z "$(nvidia_gpus)" ] && allow_no_gpu; then
+		log "cudnn-from-repo: no NVIDIA GPU on this CPU-only run, so no CUDA repository: $p skipped"
+		return 0
+	fi
+	pkg_installed "$p" && return 0
+	[ -r "$CUDA_KEYRING" ] ||
+		die "cudnn-from-repo needs NVIDIA's CUDA repository, which step 20-nvidia-driver adds: it is not set up on this VM"
+	progress 2 "updating package lists"
+	apt_update 2 10
+	progress 10 "installing $p from NVIDIA's CUDA repository"
+	apt_get 10 60 install "$p" || die "installing $p from NVIDIA's CUDA repository failed: see apt-get's output above"
+}
 
 list_debs() {
 	local f
@@ -34,6 +75,7 @@ deb_done() {
 
 step_check() {
 	local f
+	repo_done || return 1
 	while read -r f; do
 		deb_done "$f" || return 1
 	done < <(list_debs)
@@ -42,7 +84,9 @@ step_check() {
 
 step_apply() {
 	local -a todo=()
-	local f name ver
+	local f name ver p
+	p="$(repo_cudnn)"
+	if [ -n "$p" ]; then install_repo_cudnn "$p"; fi
 	while read -r f; do
 		if ! read -r name ver < <(deb_wanted "$f"); then
 			die "debs/${f##*/} is not a Debian package (dpkg-deb cannot read it): remove it from payloads/debs/"

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
+# needs: 10-preflight
 # 40-docker: Docker Engine from Docker's apt repository (its signing key checked against
 # the pinned fingerprint), or the distribution's docker.io when Docker's repository
-# cannot be used; the daemon enabled at boot and running.
+# cannot be used; the daemon enabled at boot and running.  With a GPU, Docker 25 or
+# newer: the Jupyter container gets the GPU as a CDI device (50-container-toolkit).
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -14,11 +16,23 @@ docker_installed() {
 	pkg_installed docker-ce || pkg_installed docker.io || pkg_installed moby-engine
 }
 
+# The first Docker release that takes CDI devices (docker run --device VENDOR/CLASS=NAME).
+CDI_DOCKER=25
+
+# docker_fits: Docker is new enough for what this machine needs (CDI with a GPU).
+docker_fits() {
+	local major
+	[ -n "$(nvidia_gpus)" ] || return 0
+	major="$(docker_major)"
+	[ -n "$major" ] && ((major >= CDI_DOCKER))
+}
+
 step_check() {
 	docker_installed &&
 		systemctl is-enabled --quiet docker &&
 		systemctl is-active --quiet docker &&
-		docker info >/dev/null 2>&1
+		docker info >/dev/null 2>&1 &&
+		docker_fits
 }
 
 # install_from_docker: Docker's own repository; fails (returns 1) when unusable.
@@ -62,6 +76,7 @@ install_from_distro() {
 }
 
 step_apply() {
+	need_tools curl ca-certificates
 	if docker_installed; then
 		log "Docker is installed"
 	elif ! install_from_docker; then
@@ -73,6 +88,8 @@ step_apply() {
 	local i
 	for i in 1 2 3 4 5 6 7 8 9 10; do
 		if docker info >/dev/null 2>&1; then
+			docker_fits ||
+				die "Docker $(docker version --format '{{.Server.Version}}' 2>/dev/null) is older than $CDI_DOCKER, the first that gives containers the GPU as a CDI device: remove it (apt-get remove docker.io) and push again, and the recipe installs docker-ce from download.docker.com (which must then be reachable)"
 			progress 100 "Docker is running"
 			return 0
 		fi

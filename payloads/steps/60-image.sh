@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
+# needs: 40-docker
 # 60-image: `docker build` of the payload's Dockerfile, tagged
 # gcloud-gpu-jupyter:<first 16 hex digits of the Dockerfile's sha256>, so an unchanged
 # Dockerfile is never rebuilt and a changed one always is.  The Dockerfile is built
-# without a context (fed on stdin): it may not COPY or ADD local files.
+# without a context (fed on stdin): it may not COPY or ADD local files.  The pull and
+# the build each run under a time limit (GG_LIMIT_PULL, GG_LIMIT_BUILD) with a heartbeat.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -89,14 +91,15 @@ step_apply() {
 			continue
 		fi
 		progress 1 "pulling $img"
-		docker pull "$img" 2>&1 | pull_progress 1 50 "$img" ||
+		limited "$GG_LIMIT_PULL" "docker pull $img" docker pull "$img" 2>&1 |
+			pull_progress 1 50 "$img" ||
 			die "cannot pull $img: no network, or no such image (docker pull's output above)"
 	done < <(base_images)
 	progress 50 "building $tag"
 	local sum
 	sum="$(sha256_of "$DOCKERFILE")"
-	BUILDKIT_PROGRESS=plain docker build --tag "$tag" \
-		--label "gcloud-gpu.dockerfile-sha256=$sum" - <"$DOCKERFILE" 2>&1 |
+	limited "$GG_LIMIT_BUILD" "docker build of $tag" env BUILDKIT_PROGRESS=plain \
+		docker build --tag "$tag" --label "gcloud-gpu.dockerfile-sha256=$sum" - <"$DOCKERFILE" 2>&1 |
 		build_progress 50 99 ||
 		die "docker build of the payload's Dockerfile failed: see its output above"
 	image_present "$tag" || die "docker build ended but image $tag is missing"

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
+# needs: 50-container-toolkit
 # 70-jupyter: the Jupyter container, from the image step 60 built:
-#   --gpus all                 the GPU, through the NVIDIA Container Toolkit
+#   --device nvidia.com/gpu=all  every GPU, as a CDI device (the spec that step
+#                              50-container-toolkit generates); not --gpus, whose legacy
+#                              hook loses the GPU on a `systemctl daemon-reload`
 #   --restart unless-stopped   back up after every VM restart, with no login
 #   -p 127.0.0.1:8888:8888     loopback only: reached through an SSH tunnel, never
 #                              through a firewall hole
@@ -23,7 +26,7 @@ use_gpu() { [ -n "$(nvidia_gpus)" ]; }
 run_args() {
 	printf '%s\n' --detach --restart unless-stopped --publish 127.0.0.1:8888:8888 \
 		--env-file "$ENV_FILE" --volume "$GG_NOTEBOOKS_DIR:/notebooks" --shm-size 1g
-	if use_gpu; then printf '%s\n' --gpus all; fi
+	if use_gpu; then printf '%s\n' --device nvidia.com/gpu=all; fi
 }
 
 # token_env: the env file's content, from the token file.  printf is a shell builtin:

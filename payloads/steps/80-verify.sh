@@ -90,7 +90,7 @@ verify() {
 		local fw n
 		read -r fw n < <(gpus_in_container)
 		if [ "${n:-0}" -lt 1 ]; then
-			die "the GPU is not visible inside the Jupyter container ($fw lists none): check 'docker run --rm --gpus all ubuntu nvidia-smi' on the VM"
+			die "the GPU is not visible inside the Jupyter container ($fw lists none): check 'docker run --rm --device nvidia.com/gpu=all ubuntu nvidia-smi -L' on the VM"
 		fi
 		log "GPU visible inside the container: $fw lists $n"
 	fi

@@ -10,6 +10,8 @@
 #                       empty); tests point it at a sandbox.  Commands come from PATH.
 #   GG_ALLOW_NO_GPU=1   (or a file "allow-no-gpu" in the payload) allows a CPU-only run.
 #   GCLOUD_GPU_BOOT_ID_FILE  where the boot id is read (as for the helper).
+#   GG_LOCK_WAIT, GG_LIMIT_*, GG_HEARTBEAT  the time limits of the long operations and
+#                       the heartbeat period, in seconds (see "time limits" below).
 #
 # Progress goes to fd 3 as "progress PCT MESSAGE"; everything else is the step's log.
 
@@ -38,6 +40,19 @@ GG_FPR_CUDA=EB693B3035CD5710E231E123A4B469963BF863CC      # CUDA repos (3bf863cc
 GG_FPR_DOCKER=9DC858229FC7DD38854AE2D88D81803C0EBFCD88    # download.docker.com
 GG_FPR_NVCTK=C95B321B61E88C1809C4F759DDCAE044F796ECB0     # nvidia.github.io/libnvidia-container
 
+# Time limits (seconds).  A fresh VM's first boot (cloud-init, unattended-upgrades) may
+# hold the dpkg lock for many minutes; a DKMS build takes minutes; a CUDA framework image
+# is several GB.  Each long operation runs through `limited`, which says what ran when
+# its limit is hit.  The environment may lower them (tests do).
+GG_LOCK_WAIT="${GG_LOCK_WAIT:-1800}"   # waiting for the dpkg lock, per apt-get/dpkg run
+GG_LIMIT_APT="${GG_LIMIT_APT:-3600}"   # one apt-get run: lock wait, downloads, DKMS build
+GG_LIMIT_DKMS="${GG_LIMIT_DKMS:-1800}" # dkms autoinstall of the nvidia module
+GG_LIMIT_BOOT="${GG_LIMIT_BOOT:-1200}" # cloud-init's first boot
+GG_LIMIT_PULL="${GG_LIMIT_PULL:-3600}" # docker pull of one base image
+GG_LIMIT_BUILD="${GG_LIMIT_BUILD:-3600}" # docker build of the Jupyter image
+GG_LIMIT_SHORT="${GG_LIMIT_SHORT:-300}" # nvidia-ctk, a Docker restart
+GG_HEARTBEAT="${GG_HEARTBEAT:-30}"     # a "still running" line this often
+
 if { true >&3; } 2>/dev/null; then GG_FD3=1; else GG_FD3=0; fi
 
 # progress PCT MESSAGE: one progress line for the runner (dropped when fd 3 is closed).
@@ -59,6 +74,52 @@ die() {
 	local line
 	for line in "$@"; do printf '  %s\n' "$line" >&2; done
 	exit 1
+}
+
+# human_secs N: a duration for people ("90 s", "30 min").
+human_secs() {
+	if (($1 >= 120)); then printf '%d min\n' $(($1 / 60)); else printf '%d s\n' "$1"; fi
+}
+
+# heartbeat WHAT LIMIT: a log line every GG_HEARTBEAT seconds until killed.  It waits
+# with bash's own `read -t` on a pipe that never gets data: no child process that could
+# outlive it and hold the step's output open.
+heartbeat() {
+	local start=$SECONDS
+	while :; do
+		read -r -t "$GG_HEARTBEAT" <> <(:) || true
+		log "still running: $1 ($(human_secs $((SECONDS - start))) so far, limit $(human_secs "$2"))"
+	done
+}
+
+# limited SECONDS WHAT COMMAND...: COMMAND (a program, not a shell function) under a time
+# limit, with a heartbeat line while it runs.  `timeout` runs it in a process group of
+# its own, so that its children (dpkg, a DKMS build) stop with it.  A limit hit ends the
+# step, naming WHAT; otherwise COMMAND's exit status.
+limited() {
+	local secs=$1 what=$2 rc=0 hb
+	shift 2
+	log "$what (time limit $(human_secs "$secs"))"
+	heartbeat "$what" "$secs" &
+	hb=$!
+	timeout --kill-after=30 "$secs" "$@" || rc=$?
+	kill "$hb" 2>/dev/null || true
+	wait "$hb" 2>/dev/null || true
+	if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+		die "$what did not finish within $(human_secs "$secs") (its time limit), so it was stopped: push again to retry (a slow mirror or a held dpkg lock), or see the log above" \
+			"command: $*"
+	fi
+	return "$rc"
+}
+
+# no_gpu_skip: on a CPU-only run (no NVIDIA GPU, as allowed) say that this GPU step has
+# nothing to do and why, and succeed; otherwise fail, and the step goes on.
+no_gpu_skip() {
+	if [ -z "$(nvidia_gpus)" ] && allow_no_gpu; then
+		log "no NVIDIA GPU (CPU-only dry run): nothing to do for the GPU here, skipped"
+		return 0
+	fi
+	return 1
 }
 
 # step_main "$@": the common check|apply dispatch; the step defines step_check and
@@ -247,17 +308,26 @@ require_net() {
 
 net_ok() { curl -sS -o /dev/null --max-time 30 --retry 2 "$1" >/dev/null 2>&1; }
 
+# key_fprs FILE: the fingerprints of the keys in FILE (armored or binary), one a line.
+key_fprs() {
+	local tmp
+	tmp="$(mktemp -d)"
+	gpg --batch --homedir "$tmp" --show-keys --with-colons "$1" 2>/dev/null |
+		awk -F: '$1 == "fpr" { print $10 }' || true
+	rm -rf "$tmp"
+}
+
 # install_apt_key URL FINGERPRINT DEST: fetch a repository's signing key, refuse it
 # unless it carries FINGERPRINT, and store it (binary keyring) at DEST.
 install_apt_key() {
 	local url=$1 fpr=$2 dest=$3 tmp fprs
+	need_tools gpg
 	tmp="$(mktemp -d)"
 	if ! curl -fsSL --retry 3 --max-time 60 -o "$tmp/key.asc" "$url"; then
 		rm -rf "$tmp"
 		die "cannot download the signing key $url"
 	fi
-	fprs="$(gpg --batch --homedir "$tmp" --show-keys --with-colons "$tmp/key.asc" 2>/dev/null |
-		awk -F: '$1 == "fpr" { print $10 }')"
+	fprs="$(key_fprs "$tmp/key.asc")"
 	if ! grep -qx "$fpr" <<<"$fprs"; then
 		rm -rf "$tmp"
 		die "the signing key at $url is not the one expected (fingerprint $fpr): refusing it" \
@@ -270,11 +340,22 @@ install_apt_key() {
 
 # key_has_fpr FILE FINGERPRINT: FILE (keyring) holds the key.
 key_has_fpr() {
-	local tmp rc=0
 	[ -r "$1" ] || return 1
+	key_fprs "$1" | grep -qx "$2"
+}
+
+# deb_key_ok DEB KEYRING FINGERPRINT: the keyring file KEYRING (a path inside the
+# package) of the package file DEB holds the key FINGERPRINT.  The package is only
+# unpacked into a temporary directory: nothing of it is installed, no maintainer
+# script runs.
+deb_key_ok() {
+	local tmp rc=0
 	tmp="$(mktemp -d)"
-	gpg --batch --homedir "$tmp" --show-keys --with-colons "$1" 2>/dev/null |
-		awk -F: '$1 == "fpr" { print $10 }' | grep -qx "$2" || rc=1
+	if ! dpkg-deb -x "$1" "$tmp/x" >/dev/null 2>&1; then
+		rm -rf "$tmp"
+		return 1
+	fi
+	key_has_fpr "$tmp/x/$2" "$3" || rc=1
 	rm -rf "$tmp"
 	return "$rc"
 }
@@ -307,30 +388,70 @@ apt_progress() {
 	done
 }
 
-# apt_unbreak: finish a dpkg run that a crash or reboot cut off (apt refuses to work
-# until it is done).
-apt_unbreak() {
-	local d="$GCLOUD_GPU_SYSROOT/var/lib/dpkg/updates" i
-	if [ -d "$d" ] && [ -n "$(ls -A "$d" 2>/dev/null)" ]; then
-		log "finishing an interrupted dpkg run (dpkg --configure -a)"
-		for i in 1 2 3 4 5 6 7 8 9 10; do
-			DEBIAN_FRONTEND=noninteractive dpkg --configure -a && return 0
-			sleep "$i"
-		done
-		die "dpkg was interrupted and 'dpkg --configure -a' keeps failing: run it by hand"
-	fi
+# first_boot_settled: cloud-init (on images that have it) has finished the VM's first
+# boot, whose package work would otherwise hold the dpkg lock or change the sources
+# under us.  Waited for once per step, under GG_LIMIT_BOOT.  Exit 2 (cloud-init 23.4 and
+# later: done with recoverable errors) and 1 (failed) are logged, not fatal: the lock
+# timeout below still covers what runs on.
+first_boot_settled() {
+	[ -z "${GG_BOOT_SETTLED:-}" ] || return 0
+	GG_BOOT_SETTLED=1
+	command -v cloud-init >/dev/null 2>&1 || return 0
+	local rc=0
+	limited "$GG_LIMIT_BOOT" "waiting for cloud-init to finish the VM's first boot" \
+		cloud-init status --wait || rc=$?
+	case $rc in
+	0) ;;
+	2) log "cloud-init finished with recoverable errors: going on" ;;
+	*) log "cloud-init reports a failure (exit $rc; see 'cloud-init status --long'): going on" ;;
+	esac
 }
 
-# apt_get LO HI ARGS...: apt-get, non-interactive, waiting for the dpkg lock (a fresh
-# VM runs unattended-upgrades at boot), its progress mapped into LO..HI.
+# apt_unbreak: finish a dpkg run that a crash or reboot cut off (apt refuses to work
+# until it is done).  dpkg has no lock timeout of its own, so a lock held by another
+# package manager (unattended-upgrades at first boot) is waited for here, up to
+# GG_LOCK_WAIT seconds, as apt's DPkg::Lock::Timeout does for apt-get.
+apt_unbreak() {
+	local d="$GCLOUD_GPU_SYSROOT/var/lib/dpkg/updates" waited=0 out rc
+	[ -d "$d" ] && [ -n "$(ls -A "$d" 2>/dev/null)" ] || return 0
+	first_boot_settled
+	log "finishing an interrupted dpkg run (dpkg --configure -a)"
+	out="$(mktemp)"
+	while :; do
+		rc=0
+		limited "$GG_LIMIT_APT" "dpkg --configure -a" \
+			env DEBIAN_FRONTEND=noninteractive dpkg --configure -a 2>&1 | tee "$out" || rc=$?
+		if [ "$rc" = 0 ]; then
+			rm -f "$out"
+			return 0
+		fi
+		if ! grep -qi 'lock' "$out"; then
+			rm -f "$out"
+			die "dpkg was interrupted and 'dpkg --configure -a' fails (output above): run it by hand on the VM, then push again"
+		fi
+		if ((waited >= GG_LOCK_WAIT)); then
+			rm -f "$out"
+			die "dpkg's lock is still held by another package manager after $(human_secs "$waited"): see 'ps -ef | grep -E \"apt|dpkg\"' on the VM, then push again"
+		fi
+		sleep 5
+		waited=$((waited + 5))
+	done
+}
+
+# apt_get LO HI ARGS...: apt-get, non-interactive, after cloud-init's first boot, waiting
+# up to GG_LOCK_WAIT for the dpkg lock (DPkg::Lock::Timeout covers dpkg's lock too), under
+# GG_LIMIT_APT, its progress mapped into LO..HI.  Every package operation of the recipe,
+# local .deb files included, goes through here: there is no bare `dpkg -i`.
 apt_get() {
 	local lo=$1 hi=$2
 	shift 2
+	first_boot_settled
 	apt_unbreak
 	{
 		{
-			DEBIAN_FRONTEND=noninteractive NEEDRESTART_MODE=l apt-get -y -q \
-				-o APT::Status-Fd=5 -o DPkg::Lock::Timeout=600 \
+			limited "$GG_LIMIT_APT" "apt-get $*" \
+				env DEBIAN_FRONTEND=noninteractive NEEDRESTART_MODE=l apt-get -y -q \
+				-o APT::Status-Fd=5 -o DPkg::Lock::Timeout="$GG_LOCK_WAIT" \
 				-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
 				"$@" 5>&1 1>&6 6>&-
 		} | apt_progress "$lo" "$hi"
@@ -342,6 +463,30 @@ apt_get() {
 apt_update() {
 	GG_APT_DL_SHARE=100 apt_get "$1" "$2" update ||
 		die "apt-get update failed: cannot reach a package repository (no network?)"
+}
+
+# apt_has PKG: the package lists (as of the last update) offer PKG.
+apt_has() { apt-cache show "$1" >/dev/null 2>&1; }
+
+# need_tools PACKAGE...: what the steps use and a minimal image may lack (curl, gpg,
+# ca-certificates), installed from the distribution before anything needs it; or one
+# line naming what is missing.  Asked of dpkg, not of PATH: a curl or gpg of another
+# origin (/usr/local) is no reason to skip the distribution's.
+need_tools() {
+	local -a missing=()
+	local t
+	for t in "$@"; do
+		pkg_installed "$t" || missing+=("$t")
+	done
+	[ ${#missing[@]} -gt 0 ] || return 0
+	log "installing what the recipe needs first: ${missing[*]}"
+	if ! GG_APT_DL_SHARE=100 apt_get 1 2 update || ! apt_get 2 3 install "${missing[@]}"; then
+		die "missing on this VM: ${missing[*]}, and installing it from the distribution failed (apt-get output above): install it by hand (apt-get install ${missing[*]}), then push again"
+	fi
+	for t in "${missing[@]}"; do
+		pkg_installed "$t" ||
+			die "$t is still missing after apt-get installed it: install it by hand, then push again"
+	done
 }
 
 # ----------------------------------------------------------------------------- docker
@@ -361,3 +506,17 @@ image_tag() {
 }
 
 image_present() { docker image inspect "$1" >/dev/null 2>&1; }
+
+# docker_major: the Docker daemon's major version (20, 28...), empty when unknown.
+docker_major() {
+	local v
+	v="$(docker version --format '{{.Server.Version}}' 2>/dev/null || true)"
+	[[ $v =~ ^([0-9]+)\. ]] && printf '%s\n' "${BASH_REMATCH[1]}"
+	return 0
+}
+
+# driver_release: the loaded NVIDIA kernel module's version line (changes with every
+# driver release), empty when none is loaded.
+driver_release() {
+	head -n1 "$GCLOUD_GPU_SYSROOT/proc/driver/nvidia/version" 2>/dev/null || true
+}

@@ -9,8 +9,8 @@
  * where an ANSWER is a JSON body, optionally preceded by "NNN " for an HTTP status
  * other than 200 (an error answer goes through http_api_error as the real client's
  * does); when the answers run out, calls fail as an unreachable API.  The scenario
- * byte's low three bits pick what runs (its high bits the GPU and spot flags of
- * create): ensure_running then the host keys, ssh_key_ensure, create,
+ * byte's low three bits pick what runs (its high bits the GPU, spot and subnet flags
+ * of create, or waiting for host keys): ensure_running then the host keys, ssh_key_ensure, create,
  * start and delete, or the host keys of an instance given as the first answer.
  * Asserted besides "no crash, no leak":
  *   - every URL the client builds from answers stays one path of plain characters
@@ -165,7 +165,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct gce g;
 	struct gce_create c = { .name = "vm" };
 	char known_hosts[FUZZ_PATH_MAX];
-	json_t *instance = NULL;
+	json_t *instance = NULL, *project = NULL;
 	char *cause = NULL;
 	int r = 0, started, published, added;
 
@@ -179,7 +179,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	g.project = xstrdup("my-project");
 	g.zone = xstrdup("us-central1-a");
 	g.endpoint = xstrdup(ENDPOINT);
-	g.token = xstrdup("ya29.fuzz-token");
+	g.auth.value = xstrdup("ya29.fuzz-token");
 	feed = (const char *)data + 1;
 	feed_left = size - 1;
 	saw_key_update = 0;
@@ -190,7 +190,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (r == 0) {
 			gce_instance_address(instance, 0);
 			gce_instance_address(instance, 1);
-			r = gce_host_keys_update(&g, instance, known_hosts, &published, &cause);
+			r = gce_host_keys_update(&g, instance, NULL, known_hosts,
+						 (data[0] & 0x20) != 0, &published, &cause);
 		}
 		break;
 	case 1:
@@ -202,6 +203,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 2:
 		c.gpu_type = data[0] & 0x80 ? "nvidia-tesla-t4" : NULL;
 		c.spot = (data[0] & 0x40) != 0;
+		c.subnet = data[0] & 0x20 ? "gpu-subnet" : NULL;
 		r = gce_create(&g, &c, &cause);
 		break;
 	case 3:
@@ -211,7 +213,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case 4:
 		instance = first_answer_object();
-		r = gce_host_keys_update(&g, instance, known_hosts, &published, &cause);
+		project = first_answer_object();
+		r = gce_host_keys_update(&g, instance, project, known_hosts, 0, &published, &cause);
 		break;
 	}
 	if (r != 0) {
@@ -223,6 +226,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_known_hosts(known_hosts);
 	fuzz_sandbox_check_outside(&box);
 	json_decref(instance);
+	json_decref(project);
 	gce_close(&g);
 	return 0;
 }

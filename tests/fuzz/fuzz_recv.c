@@ -6,13 +6,15 @@
  * first RESUME_AT bytes, as a cut-off upload leaves it), so that "<sha256>.<offset>"
  * entries meet a real partial file.  Asserted:
  *   - nothing lands outside the state root, and the cwd is untouched;
- *   - blobs/ holds only "<sha256>" and "<sha256>.partial" regular files, and every
- *     complete blob's content has the sha256 of its name (the store never holds an
- *     unverified blob, whatever the stream said);
+ *   - blobs/ holds only "<sha256>", "<sha256>.partial" and "<sha256>.seal" regular
+ *     files, every complete blob's content has the sha256 of its name (the store
+ *     never holds an unverified blob, whatever the stream said), and a seal is only
+ *     beside its blob and matches it (store.h: a seal vouches for verified bytes);
  *   - accepted: the result is {"stored":[...],"bytes":N} and every stored sha256 is
  *     a blob; refused: a printable one-line cause.
  */
 #include <dirent.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -48,6 +50,14 @@ static void check_store(const char *root)
 		if (len == GG_SHA256_HEX_SIZE - 1 + strlen(".partial") &&
 		    strcmp(e->d_name + GG_SHA256_HEX_SIZE - 1, ".partial") == 0)
 			continue;
+		if (len == GG_SHA256_HEX_SIZE - 1 + strlen(GG_STORE_SEAL_SUFFIX) &&
+		    strcmp(e->d_name + GG_SHA256_HEX_SIZE - 1, GG_STORE_SEAL_SUFFIX) == 0) {
+			char sha[GG_SHA256_HEX_SIZE];
+
+			snprintf(sha, sizeof sha, "%.*s", GG_SHA256_HEX_SIZE - 1, e->d_name);
+			FUZZ_ASSERT(gg_sha256_hex_valid(sha) && gg_store_sealed(root, sha));
+			continue;
+		}
 		FUZZ_ASSERT(len == GG_SHA256_HEX_SIZE - 1 && gg_sha256_hex_valid(e->d_name));
 		FUZZ_ASSERT(gg_sha256_file(path, hex, NULL, NULL) == 0);
 		if (strcmp(hex, e->d_name) != 0) {

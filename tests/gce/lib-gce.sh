@@ -3,11 +3,17 @@
 # behaviour test, after tests/integration/lib.sh.
 #
 #   fake_api_start [--authorized-keys FILE]   exports FAKE_API_PORT, FAKE_API_STATE,
-#       HOME (a scratch one), CLOUDSDK_CONFIG with a default configuration whose
-#       api_endpoint_overrides/compute points at the server, XDG_CACHE_HOME, and
+#       HOME (a scratch one), CLOUDSDK_CONFIG with a default configuration written by
+#       gcloud itself (`gcloud config set`: project-name, us-central1-a, an account,
+#       api_endpoint_overrides/compute pointing at the server, gcloud's own update
+#       checks and usage reports off, so that it reaches nothing else), XDG_CACHE_HOME, and
 #       GCLOUD_GPU_API_DELAY_MS=5 so that retries and polls take milliseconds; and
 #       moves into $TEST_DIR, so that the tests' relative files (out, err) stay
 #       out of the source tree
+#   gg_gcloud ARGS...      the real gcloud (Google Cloud CLI) on that configuration,
+#       prompts off, under strace: it fails when gcloud connected anywhere but
+#       127.0.0.1; gcloud's stderr goes to $TEST_DIR/gcloud.log
+#   loopback_only LOG      an strace -e connect log names no address but 127.0.0.1
 #   fake_scenario JSON     what the server should answer differently (fake_api.py)
 #   fake_requests PATTERN  how many logged requests match the grep pattern
 #   fake_log_reset         forget the request log
@@ -22,9 +28,32 @@
 
 GG_FIXTURES_GCE="$GG_SOURCE_DIR/tests/fixtures/gce"
 
+gg_gcloud() {
+	local rc
+	strace -f -qq -e trace=connect -o "$TEST_DIR/strace.log" gcloud --quiet "$@" \
+		2>>"$TEST_DIR/gcloud.log"
+	rc=$?
+	loopback_only "$TEST_DIR/strace.log" || { echo "(gcloud $*)"; return 99; }
+	return $rc
+}
+
+# loopback_only STRACE-LOG: the connect calls strace logged reach 127.0.0.1 only (a
+# Unix socket is local by nature; any other IPv4 or IPv6 address is a failure).
+loopback_only() {
+	if grep -E "connect\(.*sa_family=AF_INET6?" "$1" | grep -v 'inet_addr("127\.0\.0\.1")'; then
+		echo "connected beyond loopback (above)"
+		return 1
+	fi
+}
+
 fake_api_start() {
 	local _
 	[ -f "$GG_FIXTURES_GCE/project.json" ] || { echo "no fixtures in $GG_FIXTURES_GCE"; return 1; }
+	command -v gcloud >/dev/null || {
+		echo "gcloud (the Google Cloud CLI) is not installed: the Compute Engine tests write every configuration with it and check the loopback API against it (see README)"
+		return 1
+	}
+	command -v strace >/dev/null || { echo "strace is not installed (tools/deps installs it): the Compute Engine tests check with it that gcloud reaches only loopback"; return 1; }
 	FAKE_API_STATE=$TEST_DIR/fake-api
 	mkdir -p "$FAKE_API_STATE"
 	openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$FAKE_API_STATE/sa.pem" 2>/dev/null &&
@@ -44,24 +73,39 @@ fake_api_start() {
 	CLOUDSDK_CONFIG=$HOME/.config/gcloud
 	XDG_CACHE_HOME=$HOME/.cache
 	GCLOUD_GPU_API_DELAY_MS=5
-	mkdir -p "$CLOUDSDK_CONFIG/configurations"
-	echo default >"$CLOUDSDK_CONFIG/active_config"
-	cat >"$CLOUDSDK_CONFIG/configurations/config_default" <<CONFIG
-[core]
-project = project_name
-account = student@example.com
-
-[compute]
-zone = us-central1-a
-
-[api_endpoint_overrides]
-compute = http://127.0.0.1:$FAKE_API_PORT/compute/v1/
-CONFIG
 	printf 'test-token\n' >"$TEST_DIR/token"
-	export FAKE_API_PORT FAKE_API_STATE HOME CLOUDSDK_CONFIG XDG_CACHE_HOME GCLOUD_GPU_API_DELAY_MS
+	# gcloud probes metadata.google.internal (a DNS query to the resolver) the first
+	# time it runs on a configuration directory, and again where it loads credentials,
+	# to learn whether it is on a VM: core/check_gce_metadata off and the metadata
+	# server's address (gcloud's gce_read.py and google-auth's _metadata.py read these
+	# variables) on the fake, which is no metadata server, keep it on loopback.
+	# gg_gcloud checks each run with strace.
+	CLOUDSDK_CORE_CHECK_GCE_METADATA=false
+	CLOUDSDK_CORE_DISABLE_PROMPTS=1
+	GCE_METADATA_ROOT=127.0.0.1:$FAKE_API_PORT
+	GCE_METADATA_HOST=$GCE_METADATA_ROOT
+	GCE_METADATA_IP=$GCE_METADATA_ROOT
+	export FAKE_API_PORT FAKE_API_STATE HOME CLOUDSDK_CONFIG XDG_CACHE_HOME GCLOUD_GPU_API_DELAY_MS \
+		CLOUDSDK_CORE_CHECK_GCE_METADATA CLOUDSDK_CORE_DISABLE_PROMPTS GCE_METADATA_ROOT \
+		GCE_METADATA_HOST GCE_METADATA_IP
 	cd "$TEST_DIR" || return 1
 	unset GOOGLE_APPLICATION_CREDENTIALS CLOUDSDK_CORE_PROJECT CLOUDSDK_COMPUTE_ZONE \
-		CLOUDSDK_ACTIVE_CONFIG_NAME CLOUDSDK_AUTH_ACCESS_TOKEN_FILE
+		CLOUDSDK_ACTIVE_CONFIG_NAME CLOUDSDK_AUTH_ACCESS_TOKEN_FILE \
+		CLOUDSDK_AUTH_IMPERSONATE_SERVICE_ACCOUNT CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE
+	gcloud_configure "http://127.0.0.1:$FAKE_API_PORT/compute/v1/"
+}
+
+# gcloud_configure ENDPOINT: the active configuration as a student's, aimed at ENDPOINT.
+# gcloud checks a zone with the API before it sets it (zones.get on the fake): that one
+# call gets the test token from the environment, and the account comes after it.
+gcloud_configure() {
+	gg_gcloud config set core/disable_usage_reporting true &&
+	gg_gcloud config set component_manager/disable_update_check true &&
+	gg_gcloud config set api_endpoint_overrides/compute "$1" &&
+	gg_gcloud config set core/project project-name &&
+	CLOUDSDK_AUTH_ACCESS_TOKEN_FILE=$TEST_DIR/token gg_gcloud config set compute/zone us-central1-a &&
+	gg_gcloud config set core/account student@example.com ||
+		{ echo "gcloud config set failed:"; cat "$TEST_DIR/gcloud.log"; return 1; }
 }
 
 fake_scenario() {
@@ -90,7 +134,7 @@ fake_adc_service_account() {
 	python3 - "$1" "${2:-$FAKE_API_STATE/sa.pem}" "$FAKE_API_PORT" <<'PY'
 import json, sys
 out, pem, port = sys.argv[1], sys.argv[2], sys.argv[3]
-json.dump({"type": "service_account", "project_id": "project_name",
+json.dump({"type": "service_account", "project_id": "project-name",
            "private_key_id": "abc123", "private_key": open(pem).read(),
            "client_email": "sa@project.iam.gserviceaccount.com", "client_id": "1",
            "token_uri": "http://127.0.0.1:%s/token" % port}, open(out, "w"))

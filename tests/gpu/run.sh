@@ -13,8 +13,8 @@
 #      capability, CUDA version), and the other facts with /sys, /proc, /etc, uname, df;
 #   3. checks that the driver flavour agrees three ways: from the compute capability,
 #      from the PCI id, and from the recipe (20-nvidia-driver.sh flavour ID);
-#   4. runs the preflight and driver steps' `check` (both must pass on a machine with
-#      a working driver, so that a push skips the driver install);
+#   4. runs the preflight, kernel and driver steps' `check` (all must pass on a machine
+#      with a working driver, so that a push skips the kernel and driver installs);
 #   5. runs `apply` of every later step, which needs the network or Docker: on a
 #      machine without them each must fail with an "error:" line that says why, not
 #      hang or fail silently (a step that succeeds is reported, not failed).
@@ -391,7 +391,7 @@ run_step() {
 	rc=$?
 }
 mkdir -p "$WORK/state"
-for step in 10-preflight 20-nvidia-driver; do
+for step in 10-preflight 15-kernel 20-nvidia-driver; do
 	if [ ! -f "$STEPS/$step.sh" ]; then
 		skip "$step check: payloads/steps/$step.sh is not in this tree"
 		continue
@@ -421,7 +421,7 @@ else
 	for script in "$STEPS"/[0-9][0-9]-*.sh; do
 		[ -f "$script" ] || continue
 		step=$(basename "$script" .sh)
-		case $step in 10-preflight | 20-nvidia-driver) continue ;; esac
+		case $step in 10-preflight | 15-kernel | 20-nvidia-driver) continue ;; esac
 		found=1
 		if ((SECONDS - START > BUDGET - 15)); then
 			skip "$step: out of time"

@@ -110,10 +110,10 @@ STEP
 	chmod +x "$TEST_DIR/recipe/steps/25-slow.sh"
 }
 
-# Wait (up to 20 s) until FILE has a line matching PATTERN.
+# Wait (up to 60 s: CI may share the machine) until FILE has a line matching PATTERN.
 wait_for_line() {
 	local _
-	for _ in $(seq 200); do
+	for _ in $(seq 600); do
 		grep -q -e "$2" "$1" 2>/dev/null && return 0
 		sleep 0.1
 	done

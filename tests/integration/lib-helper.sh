@@ -9,6 +9,8 @@
 #                                  named <sha256> (or <sha256>.<offset> to continue)
 #   helper_push DIR                have + recv; prints the manifest sha256
 #   helper_events_check FILE       seq 1.. without gaps or repeats, hello first
+#   wait_until CMD...              poll until CMD succeeds (20 s at most)
+#   strace_to FILE CALLS CMD...    CMD's system calls CALLS, into FILE
 
 # The recipe the runner tests use (steps write what they did into $GG_TRACE).
 export HELPER_RECIPE="$GG_SOURCE_DIR/tests/integration/recipes/basic"
@@ -75,3 +77,24 @@ assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), "gaps or repeats: %s" 
 PY
 }
 
+# wait_until CMD...: wait (up to 20 s) until CMD succeeds: a condition, never a fixed
+# pause, which a loaded machine makes too short.
+wait_until() {
+	local _
+	for _ in $(seq 400); do
+		"$@" && return 0
+		sleep 0.05
+	done
+	echo "timed out waiting for: $*"
+	return 1
+}
+
+# strace_to FILE CALLS CMD...: run CMD under strace -f, the calls named in CALLS (a
+# comma list) written to FILE.  LeakSanitizer cannot run under ptrace: in the
+# sanitizer build the leak check is off for that one run.
+strace_to() {
+	local out=$1 calls=$2
+	shift 2
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+		strace -f -e trace="$calls" -o "$out" "$@"
+}

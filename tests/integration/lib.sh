@@ -26,6 +26,9 @@ set -u
 : "${GG_BUILD_DIR:=$GG_SOURCE_DIR/build}"
 export GG_SOURCE_DIR GG_BUILD_DIR
 GG_CLI="$GG_BUILD_DIR/plugin/gcloud-gpu"
+# The CLI's test-only hooks (GCLOUD_GPU_REMOTE_*) work only with this set.
+GCLOUD_GPU_TEST_HOOKS=1
+export GCLOUD_GPU_TEST_HOOKS
 GG_HELPER="$GG_BUILD_DIR/helper/gcloud-gpu-helper"
 export GG_CLI GG_HELPER
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The helper's store: blobs go in through have/recv only when they verify; bad
+# The helper's store: blobs go in through have/recv only when they verify, releases
+# are hard links to them, and a blob that stops matching is dropped and sent again; bad
 # input, a full disk or an unwritable root give one error line and a non-zero exit
 # and leave the store and the previous release as they were.
 . "$(dirname "$0")/lib.sh"
@@ -7,9 +8,11 @@
 helper_env
 export GG_NO_REBOOT=1
 
-# A fingerprint of everything under a directory (names, modes, contents).
+# A fingerprint of everything under a directory (names, modes, contents), but the
+# blobs' seals (what the helper knows of their inodes, not content).
 tree_sum() {
-	(cd "$1" && find . -printf '%p %m %s\n' | sort && find . -type f -print0 | sort -z | xargs -0 sha256sum)
+	(cd "$1" && find . ! -name "*.seal" -printf '%p %m %s\n' | sort &&
+		find . -type f ! -name "*.seal" -print0 | sort -z | xargs -0 sha256sum)
 }
 
 # A one-entry tar named $1 holding the bytes of file $2.
@@ -41,13 +44,15 @@ test_expect_success 'the state root and its store are root-only' '
 	[ -z "$(find "$GCLOUD_GPU_ROOT" -perm /077 ! -type l)" ]
 '
 
-test_expect_success 'apply lays out the release as copies, not links into the store' '
+test_expect_success 'apply lays out the release as hard links to the store: no copy' '
 	"$GG_HELPER" apply "$sha" >"$TEST_DIR/apply.out" &&
 	rel="$GCLOUD_GPU_ROOT/releases/$sha" &&
 	test_cmp "$HELPER_RECIPE/README" "$rel/README" &&
-	[ "$(stat -c %h "$rel/steps/10-first.sh")" -eq 1 ] &&
+	first=$(sha256sum "$rel/steps/10-first.sh" | cut -d" " -f1) &&
+	[ "$(stat -c %i "$rel/steps/10-first.sh")" = "$(stat -c %i "$GCLOUD_GPU_ROOT/blobs/$first")" ] &&
 	[ "$(stat -c %a "$rel/steps/10-first.sh")" = 755 ] &&
 	[ "$(stat -c %a "$rel/README")" = 644 ] &&
+	[ -s "$GCLOUD_GPU_ROOT/blobs/$first.seal" ] &&
 	[ -s "$GCLOUD_GPU_ROOT/releases/$sha.done" ]
 '
 
@@ -74,16 +79,24 @@ test_expect_success 'a release without its mark (a crash mid-layout) is laid out
 	test_cmp "$HELPER_RECIPE/README" "$rel/README"
 '
 
-test_expect_success 'a release a step changed (a file written, a file added) is laid out again' '
-	echo "written by a step" >>"$rel/README" &&
+test_expect_success 'a release a step added a file to is laid out again' '
 	echo "left by a step" >"$rel/steps/left-over" &&
 	"$GG_HELPER" apply "$sha" >/dev/null &&
-	test_cmp "$HELPER_RECIPE/README" "$rel/README" &&
 	[ ! -e "$rel/steps/left-over" ] &&
 	chmod 600 "$rel/steps/10-first.sh" && chmod 755 "$rel/steps/10-first.sh" &&
 	rel_stat >"$TEST_DIR/rel.stat" &&
 	"$GG_HELPER" apply "$sha" >/dev/null &&
 	! rel_stat | cmp -s "$TEST_DIR/rel.stat" -
+'
+
+test_expect_success 'a release file a step wrote to (so its blob) is refused, dropped, sent again' '
+	echo "written by a step" >>"$rel/README" &&
+	test_expect_code 3 "$GG_HELPER" apply "$sha" >/dev/null 2>"$TEST_DIR/err" &&
+	one_error_line "$TEST_DIR/err" && test_grep "is corrupt" "$TEST_DIR/err" &&
+	helper_push "$HELPER_RECIPE" >/dev/null &&
+	[ "$(jq ".missing | length" "$TEST_DIR/have.json")" -eq 1 ] &&
+	"$GG_HELPER" apply "$sha" >/dev/null &&
+	test_cmp "$HELPER_RECIPE/README" "$rel/README"
 '
 tree_sum "$GCLOUD_GPU_ROOT/releases" >"$TEST_DIR/releases.sum"
 
@@ -149,27 +162,35 @@ test_expect_success 'apply of an unknown manifest is refused' '
 	one_error_line "$TEST_DIR/err" && test_grep "no manifest" "$TEST_DIR/err"
 '
 
-test_expect_success 'a blob damaged in the store is caught by apply and dropped; the release stays' '
+test_expect_success 'a blob damaged in the store is caught by apply and dropped' '
 	readme=$(jq -r ".files[] | select(.path == \"README\") | .sha256" "$TEST_DIR/manifest.json") &&
 	tree_sum "$GCLOUD_GPU_ROOT/blobs" >"$TEST_DIR/blobs.sum" &&
 	cp "$GCLOUD_GPU_ROOT/blobs/$readme" "$TEST_DIR/readme.good" &&
 	echo "tampered" >>"$GCLOUD_GPU_ROOT/blobs/$readme" &&
-	chmod 644 "$GCLOUD_GPU_ROOT/releases/$sha/README" &&
 	test_expect_code 3 "$GG_HELPER" apply "$sha" >/dev/null 2>"$TEST_DIR/err" &&
 	one_error_line "$TEST_DIR/err" && test_grep "is corrupt" "$TEST_DIR/err" &&
-	[ ! -e "$GCLOUD_GPU_ROOT/blobs/$readme" ] &&
-	tree_sum "$GCLOUD_GPU_ROOT/releases" | test_cmp "$TEST_DIR/releases.sum" - &&
+	[ ! -e "$GCLOUD_GPU_ROOT/blobs/$readme" ] && [ ! -e "$GCLOUD_GPU_ROOT/blobs/$readme.seal" ] &&
 	"$GG_HELPER" have <"$TEST_DIR/manifest.json" | jq -e ".missing[0].sha256 == \"$readme\"" &&
 	cp "$TEST_DIR/readme.good" "$GCLOUD_GPU_ROOT/blobs/$readme" &&
-	tree_sum "$GCLOUD_GPU_ROOT/blobs" | test_cmp "$TEST_DIR/blobs.sum" -
+	tree_sum "$GCLOUD_GPU_ROOT/blobs" | test_cmp "$TEST_DIR/blobs.sum" - &&
+	"$GG_HELPER" apply "$sha" >/dev/null &&
+	test_cmp "$HELPER_RECIPE/README" "$rel/README"
 '
 
-test_expect_success 'a kept release does not read its blobs again' '
+test_expect_success 'a kept release does not read its blobs again (a garbage seal stays garbage)' '
 	"$GG_HELPER" apply "$sha" >/dev/null &&
-	echo "tampered" >>"$GCLOUD_GPU_ROOT/blobs/$readme" &&
+	rel_stat >"$TEST_DIR/rel.stat" &&
+	echo garbage >"$GCLOUD_GPU_ROOT/blobs/$readme.seal" &&
 	"$GG_HELPER" apply "$sha" >/dev/null &&
-	test_cmp "$HELPER_RECIPE/README" "$rel/README" &&
-	cp "$TEST_DIR/readme.good" "$GCLOUD_GPU_ROOT/blobs/$readme"
+	rel_stat | test_cmp "$TEST_DIR/rel.stat" - &&
+	echo garbage | test_cmp - "$GCLOUD_GPU_ROOT/blobs/$readme.seal"
+'
+
+test_expect_success 'a blob without a matching seal is hashed again and sealed by the next layout' '
+	rm "$GCLOUD_GPU_ROOT/releases/$sha.done" &&
+	"$GG_HELPER" apply "$sha" >/dev/null &&
+	[ "$(cat "$GCLOUD_GPU_ROOT/blobs/$readme.seal")" != garbage ] &&
+	test_cmp "$HELPER_RECIPE/README" "$rel/README"
 '
 
 # A small file system of our own: full, then read-only.
@@ -202,9 +223,12 @@ test_expect_success 'a full disk: apply fails with one line, the previous releas
 	cp "$HELPER_RECIPE/steps/10-first.sh" "$TEST_DIR/payload3/steps/" &&
 	head -c 1100000 /dev/urandom >"$TEST_DIR/payload3/data" &&
 	sha3=$(helper_push "$TEST_DIR/payload3") &&
+	tree_sum "$small/root/releases/$sha" >"$TEST_DIR/small-release.sum" &&
+	{ dd if=/dev/zero of="$small/filler" bs=4k 2>/dev/null || true; } &&
 	test_expect_code 4 "$GG_HELPER" apply "$sha3" >/dev/null 2>"$TEST_DIR/err" &&
+	rm -f "$small/filler" &&
 	one_error_line "$TEST_DIR/err" && test_grep "No space left on device" "$TEST_DIR/err" &&
-	tree_sum "$small/root/releases" | test_cmp "$TEST_DIR/small-releases.sum" - &&
+	tree_sum "$small/root/releases/$sha" | test_cmp "$TEST_DIR/small-release.sum" - &&
 	"$GG_HELPER" status | jq -e ".plan == \"$sha\" and .state == \"done\""
 '
 
@@ -251,6 +275,51 @@ test_expect_success 'recv --manifest refuses a bad count or a short manifest, on
 	head -c 10 "$TEST_DIR/m1.json" | GCLOUD_GPU_ROOT=$root2 test_expect_code 3 "$GG_HELPER" recv \
 		--manifest "$(stat -c %s "$TEST_DIR/m1.json")" 2>"$TEST_DIR/err" &&
 	one_error_line "$TEST_DIR/err" && test_grep "manifest ended after 10 of" "$TEST_DIR/err"
+'
+
+test_expect_success 'forty have of one new manifest at once: each succeeds, no temporary file left' '
+	mkdir -p "$TEST_DIR/race" && echo "race $$" >"$TEST_DIR/race/file" &&
+	helper_manifest "$TEST_DIR/race" >"$TEST_DIR/race.json" &&
+	pids=() &&
+	for i in $(seq 40); do
+		"$GG_HELPER" have <"$TEST_DIR/race.json" >"$TEST_DIR/race.$i" 2>&1 &
+		pids+=($!)
+	done &&
+	failed=0 &&
+	for p in "${pids[@]}"; do wait "$p" || failed=$((failed + 1)); done &&
+	echo "failed: $failed" && [ "$failed" = 0 ] &&
+	! ls "$GCLOUD_GPU_ROOT/blobs" | grep -q "tmp"
+'
+
+test_expect_success 'have promotes a complete partial and makes the rename durable (directory fsync)' '
+	mkdir -p "$TEST_DIR/promote" && echo "promote $$" >"$TEST_DIR/promote/file" &&
+	helper_manifest "$TEST_DIR/promote" >"$TEST_DIR/promote.json" &&
+	blob=$(sha256sum <"$TEST_DIR/promote/file" | cut -d" " -f1) &&
+	"$GG_HELPER" have <"$TEST_DIR/promote.json" >/dev/null &&
+	cp "$TEST_DIR/promote/file" "$GCLOUD_GPU_ROOT/blobs/$blob.partial" &&
+	strace_to "$TEST_DIR/strace" rename,renameat,renameat2,openat,fsync \
+		"$GG_HELPER" have <"$TEST_DIR/promote.json" >"$TEST_DIR/promote.have" &&
+	jq -e ".missing == []" "$TEST_DIR/promote.have" &&
+	sed -n "/rename.*$blob.partial/,\$p" "$TEST_DIR/strace" >"$TEST_DIR/after" &&
+	test_grep "O_DIRECTORY" "$TEST_DIR/after" && test_grep "fsync" "$TEST_DIR/after"
+'
+
+test_expect_success 'a state root others can write, or another user owns, is refused with one line' '
+	mkdir -p "$TEST_DIR/loose" && chmod 777 "$TEST_DIR/loose" &&
+	test_expect_code 3 env GCLOUD_GPU_ROOT="$TEST_DIR/loose" "$GG_HELPER" have \
+		<"$TEST_DIR/race.json" >/dev/null 2>"$TEST_DIR/err" &&
+	one_error_line "$TEST_DIR/err" && test_grep "writable by other users" "$TEST_DIR/err" &&
+	[ ! -e "$TEST_DIR/loose/blobs" ] &&
+	chmod 700 "$TEST_DIR/loose" && mkdir -m 777 "$TEST_DIR/loose/bin" &&
+	test_expect_code 3 env GCLOUD_GPU_ROOT="$TEST_DIR/loose" "$GG_HELPER" have \
+		<"$TEST_DIR/race.json" >/dev/null 2>"$TEST_DIR/err" &&
+	test_grep "loose/bin. is writable" "$TEST_DIR/err" &&
+	if [ "$(id -u)" = 0 ]; then
+		mkdir -p "$TEST_DIR/theirs" && chown 65534 "$TEST_DIR/theirs" && chmod 700 "$TEST_DIR/theirs" &&
+		test_expect_code 3 env GCLOUD_GPU_ROOT="$TEST_DIR/theirs" "$GG_HELPER" have \
+			<"$TEST_DIR/race.json" >/dev/null 2>"$TEST_DIR/err" &&
+		test_grep "belongs to user 65534" "$TEST_DIR/err"
+	fi
 '
 
 test_done

@@ -29,6 +29,11 @@ gone() {
 	! kill -0 "$1" 2>/dev/null || grep -q "^[0-9]* (.*) Z" "/proc/$1/stat"
 }
 
+# One of the applies said it follows the plan the other started.
+attached() {
+	cat "$@" 2>/dev/null | grep -q "already running"
+}
+
 # The types (and steps) of an event stream, one per line.
 event_types() {
 	jq -r '.type + (if .step then " " + .step else "" end)' "$1"
@@ -96,7 +101,7 @@ test_expect_success 'kill -9 of the runner mid-step, then resume: that step agai
 	wait_for_file "$TEST_DIR/runner.pid" &&
 	runner=$(cat "$TEST_DIR/runner.pid") &&
 	kill -9 "$runner" && kill "$follower" && wait "$follower";
-	sleep 0.2 && gone "$runner" &&
+	wait_until gone "$runner" &&
 	"$GG_HELPER" status | jq -e ".state == \"running\" and .steps[1].state == \"running\"" &&
 	touch "$TEST_DIR/unblock" &&
 	GG_NO_REBOOT=1 "$GG_HELPER" resume --from 1 >"$TEST_DIR/ev" &&
@@ -158,7 +163,8 @@ test_expect_success 'two applies at once: one plan, one runner, both follow it t
 	{ GG_BLOCK=1 GG_NO_REBOOT=1 "$GG_HELPER" apply "$sha" >"$TEST_DIR/b.ev" 2>"$TEST_DIR/b.err" & } &&
 	b=$! && test_track_pid "$b" &&
 	wait_for_file "$TEST_DIR/runner.pid" &&
-	sleep 0.3 && touch "$TEST_DIR/unblock" &&
+	wait_until attached "$TEST_DIR/a.err" "$TEST_DIR/b.err" &&
+	touch "$TEST_DIR/unblock" &&
 	wait "$a" && wait "$b" &&
 	cat "$TEST_DIR/a.err" "$TEST_DIR/b.err" | grep -c "already running" &&
 	for f in a b; do
@@ -167,6 +173,56 @@ test_expect_success 'two applies at once: one plan, one runner, both follow it t
 	done &&
 	[ "$(grep -c "\"type\":\"plan\"" "$GCLOUD_GPU_ROOT/events.jsonl")" -eq 1 ] &&
 	printf "%s\n" "first apply" "reboot step apply" "last apply" | test_cmp - "$TEST_DIR/trace"
+'
+
+# A recipe of one step that writes what a hostile or careless step writes: a NUL in
+# a line, progress bars redrawn with \r (20 lines of 8 KiB), and its open descriptors.
+noisy_recipe() {
+	mkdir -p "$TEST_DIR/noisy/steps" &&
+	cat >"$TEST_DIR/noisy/steps/10-noisy.sh" <<'STEP' &&
+#!/bin/sh
+case "$1" in
+check) exit 1 ;;
+apply)
+	ls -l "/proc/$$/fd" >"$GG_FDS"
+	printf 'before\000after\n'
+	i=0
+	while [ "$i" -lt 30 ]; do
+		head -c 8100 /dev/zero | tr '\0' '#'
+		printf '\r\n'
+		i=$((i + 1))
+	done
+	[ -n "${GG_NOISY_FAIL:-}" ] && exit 9
+	exit 0 ;;
+esac
+STEP
+	chmod +x "$TEST_DIR/noisy/steps/10-noisy.sh"
+}
+
+test_expect_success 'a NUL in step output becomes ?, and the event reads back' '
+	rm -rf "$TEST_DIR/root" && helper_env && noisy_recipe &&
+	sha=$(helper_push "$TEST_DIR/noisy") &&
+	GG_FDS=$TEST_DIR/fds "$GG_HELPER" apply "$sha" >"$TEST_DIR/ev" &&
+	! grep -q "u0000" "$GCLOUD_GPU_ROOT/events.jsonl" &&
+	"$GG_HELPER" follow --from 1 --no-wait >"$TEST_DIR/all" &&
+	helper_events_check "$TEST_DIR/all" &&
+	jq -r "select(.type == \"log\") | .msg" "$TEST_DIR/all" | grep -qx "before?after"
+'
+
+test_expect_success 'a step gets stdin, stdout, stderr and fd 3 open, nothing else of the runner' '
+	[ "$(grep -c " -> /dev/null" "$TEST_DIR/fds")" = 1 ] ||
+		{ cat "$TEST_DIR/fds"; false; }
+'
+
+test_expect_success 'a failing step with long lines: a bounded step-failed, then failed, once' '
+	rm -rf "$TEST_DIR/root" && helper_env &&
+	sha=$(helper_push "$TEST_DIR/noisy") &&
+	test_expect_code 1 env GG_FDS=/dev/null GG_NOISY_FAIL=1 "$GG_HELPER" apply "$sha" >"$TEST_DIR/ev" &&
+	jq -c "select(.type == \"step-failed\") | [.step, .code]" "$TEST_DIR/ev" >"$TEST_DIR/failed" &&
+	echo "[\"10-noisy\",9]" | test_cmp - "$TEST_DIR/failed" &&
+	[ "$(grep "step-failed" "$TEST_DIR/ev" | wc -c)" -le 20000 ] &&
+	[ "$(tail -n 1 "$TEST_DIR/ev" | jq -r .type)" = failed ] &&
+	"$GG_HELPER" status | jq -e ".state == \"failed\""
 '
 
 test_done

@@ -99,4 +99,13 @@ test_expect_success 'a kept release that shared files with a collected one stays
 	stat -c "%i %z" "$RELEASES/$v9/README" | test_cmp "$TEST_DIR/v9.stat" -
 '
 
+test_expect_success 'seals go with their blobs; a seal without one and a torn seal write are cleared' '
+	gone=$(echo "a blob that is gone" | sha256sum | cut -d" " -f1) &&
+	echo "0 0 0 0 0.0 0.0" >"$BLOBS/$gone.seal" &&
+	echo "half a se" >"$BLOBS/$(readme_blob 8).seal.tmp" &&
+	v10=$(push_version 10) &&
+	[ ! -e "$BLOBS/$gone.seal" ] && [ ! -e "$BLOBS/$(readme_blob 8).seal.tmp" ] &&
+	[ -z "$(for seal in "$BLOBS"/*.seal; do [ -f "${seal%.seal}" ] || echo "$seal"; done)" ]
+'
+
 test_done

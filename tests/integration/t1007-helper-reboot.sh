@@ -61,17 +61,6 @@ fresh() {
 	sha=$(helper_push "$RECIPE")
 }
 
-# Wait (up to 10 s) for command "$@" to succeed.
-wait_until() {
-	local _
-	for _ in $(seq 200); do
-		"$@" && return 0
-		sleep 0.05
-	done
-	echo "timed out waiting for: $*"
-	return 1
-}
-
 blocked_on_fifo() {
 	[ -s "$TEST_DIR/runner.pid" ] && [ "$(cat "/proc/$(cat "$TEST_DIR/runner.pid")/wchan" 2>/dev/null)" = wait_for_partner ]
 }
@@ -164,17 +153,46 @@ test_expect_success '... rebooted by hand, resume goes on with the next step' '
 '
 
 fresh
+# resume, while the reboot's wait lasts: exit 6 (waiting), asking nothing again; once it
+# is over, exit 1 (failed).  Polled until it fails, never timed: a loaded machine
+# makes any fixed pause too short or the first resume too late.
+resume_until_failed() {
+	local rc _
+	for _ in $(seq 600); do
+		"$GG_HELPER" resume >"$TEST_DIR/ev" 2>/dev/null
+		rc=$?
+		[ "$rc" = 1 ] && return 0
+		[ "$rc" = 6 ] || { echo "resume exited $rc"; return 1; }
+		echo rebooted | test_cmp - "$TEST_DIR/reboots" || return 1
+		sleep 0.1
+	done
+	echo "the reboot's wait never ended"
+	return 1
+}
+
 test_expect_success 'the command returns and the VM does not go down: failed once the wait is over' '
-	export GCLOUD_GPU_REBOOT_WAIT=1 &&
+	export GCLOUD_GPU_REBOOT_WAIT=3 &&
 	test_expect_code 6 "$GG_HELPER" apply "$sha" >/dev/null 2>&1 &&
 	test_expect_code 6 "$GG_HELPER" resume >/dev/null 2>&1 &&
 	echo rebooted | test_cmp - "$TEST_DIR/reboots" &&
-	sleep 1.2 &&
-	test_expect_code 1 "$GG_HELPER" resume >"$TEST_DIR/ev" 2>/dev/null &&
+	resume_until_failed &&
 	tail -n 1 "$TEST_DIR/ev" | jq -r .msg >"$TEST_DIR/msg" &&
-	test_grep "did not go down within 1 s of the reboot command" "$TEST_DIR/msg" &&
+	test_grep "did not go down within 3 s of the reboot command" "$TEST_DIR/msg" &&
 	echo rebooted | test_cmp - "$TEST_DIR/reboots" &&
 	finishes_after_boot run
+'
+
+fresh
+test_expect_success 'the plan ends after the boot: the unit is gone, durably (directories fsync'"'"'d)' '
+	test_expect_code 6 "$GG_HELPER" apply "$sha" >/dev/null 2>&1 &&
+	[ -e "$UNITS/$UNIT" ] &&
+	echo boot-2 >"$GCLOUD_GPU_BOOT_ID_FILE" &&
+	strace_to "$TEST_DIR/strace" unlink,unlinkat,openat,fsync "$GG_HELPER" run &&
+	[ ! -e "$UNITS/$UNIT" ] &&
+	n=$(grep -nF "\"$UNITS/$UNIT\"" "$TEST_DIR/strace" | grep unlink | tail -n 1 | cut -d: -f1) &&
+	tail -n +"${n:?no unlink of the unit}" "$TEST_DIR/strace" >"$TEST_DIR/after" &&
+	test_grep "\"$UNITS\", O_RDONLY.*O_DIRECTORY" "$TEST_DIR/after" &&
+	test_grep "fsync" "$TEST_DIR/after"
 '
 
 # The boot unit's disk full right when the step asks for the reboot (its own small
@@ -202,5 +220,18 @@ if [ "$(id -u)" -eq 0 ] && mount -t tmpfs -o size=64k,mode=0755 tmpfs "$UNITS" 2
 else
 	say "skipped the full-disk case: needs root to mount a small tmpfs"
 fi
+
+fresh
+test_expect_success 'a unit value with a newline (a second line of its own) is refused; the plan fails' '
+	export GCLOUD_GPU_REBOOT_COMMAND="echo rebooted >>$TEST_DIR/reboots
+ExecStartPre=/bin/touch $TEST_DIR/injected" &&
+	test_expect_code 1 "$GG_HELPER" apply "$sha" >"$TEST_DIR/ev" 2>"$TEST_DIR/err";
+	rc=$?; helper_env; export GCLOUD_GPU_UNIT_DIR=$UNITS; [ "$rc" = 0 ] &&
+	! grep -rq "ExecStartPre" "$UNITS" &&
+	[ ! -e "$UNITS/$UNIT" ] &&
+	tail -n 1 "$TEST_DIR/ev" | jq -r .msg >"$TEST_DIR/msg" &&
+	test_grep "GCLOUD_GPU_REBOOT_COMMAND. has a control character" "$TEST_DIR/msg" &&
+	state_is ".state == \"failed\""
+'
 
 test_done

@@ -55,6 +55,16 @@ test_expect_success 'a key the server does not accept is refused clearly, exit 4
 	test_grep "refused the key .*other. for user" "$TEST_DIR/err"
 '
 
+test_expect_success 'reattach with a refused key or a refused host key exits at once (4, 5), not after its wait' '
+	{ timeout 30 "$GG_CLI" reattach --ssh "$SSHD_USER@127.0.0.1:$SSHD_PORT" -i "$TEST_DIR/other" \
+		--known-hosts "$SSHD_KNOWN_HOSTS" --timeout 600 2>"$TEST_DIR/err"; rc=$?; } &&
+	echo "exit $rc" && [ "$rc" -eq 4 ] &&
+	test_grep "refused the key .*other. for user" "$TEST_DIR/err" &&
+	{ timeout 30 "$GG_CLI" reattach --ssh "$SSHD_USER@127.0.0.1:$SSHD_PORT" -i "$SSHD_CLIENT_KEY" \
+		--known-hosts "$TEST_DIR/wrong_known_hosts" --timeout 600 2>"$TEST_DIR/err"; rc=$?; } &&
+	echo "exit $rc" && [ "$rc" -eq 5 ]
+'
+
 test_expect_success 'a wrong user is refused clearly, exit 4' '
 	{ gg status --ssh "nosuchuser@127.0.0.1:$SSHD_PORT" -i "$SSHD_CLIENT_KEY" \
 		--known-hosts "$SSHD_KNOWN_HOSTS" 2>"$TEST_DIR/err"; [ $? -eq 4 ]; } &&

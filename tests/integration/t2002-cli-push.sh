@@ -21,7 +21,8 @@ test_expect_success 'a full push of the demo recipe ends with exit 0, events in 
 test_expect_success 'logs shows the same events' '
 	gg logs "${TARGET[@]}" >"$TEST_DIR/logs" 2>&1 &&
 	grep -E "^(\[|plan:|done:)" "$TEST_DIR/push1" >"$TEST_DIR/push1.events" &&
-	test_cmp "$TEST_DIR/push1.events" "$TEST_DIR/logs"
+	sed -E "s/^[0-9-]{10} [0-9:]{8} //" "$TEST_DIR/logs" | grep -E "^(\[|plan:|done:)" >"$TEST_DIR/logs.events" &&
+	test_cmp "$TEST_DIR/push1.events" "$TEST_DIR/logs.events"
 '
 
 test_expect_success 'a second push with nothing changed uploads no payload bytes' '
@@ -36,7 +37,7 @@ test_expect_success 'changing one script uploads only that blob' '
 	echo "echo changed" >>"$TEST_DIR/recipe/steps/30-check.sh" &&
 	gg push "${TARGET[@]}" --payload "$TEST_DIR/recipe" >"$TEST_DIR/push3" 2>&1 &&
 	[ "$(sent_bytes "$TEST_DIR/push3")" -eq "$(wc -c <"$TEST_DIR/recipe/steps/30-check.sh")" ] &&
-	test_grep "in 1 blobs" "$TEST_DIR/push3" &&
+	test_grep "in 1 file (" "$TEST_DIR/push3" &&
 	test_grep "^\[30-check\] changed" "$TEST_DIR/push3"
 '
 
@@ -58,8 +59,8 @@ test_expect_success '--json passes the events through unchanged' '
 
 test_expect_success 'status shows the plan and each step' '
 	gg status "${TARGET[@]}" >"$TEST_DIR/status" 2>&1 &&
-	test_grep "^state    done" "$TEST_DIR/status" &&
-	test_grep "^  30-check  *done" "$TEST_DIR/status" &&
+	test_grep "^plan  *done: all" "$TEST_DIR/status" &&
+	test_grep "^  *+ 30-check  *done" "$TEST_DIR/status" &&
 	gg status "${TARGET[@]}" --json >"$TEST_DIR/status.json" &&
 	python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d[\"status\"][\"state\"]==\"done\"" "$TEST_DIR/status.json"
 '
@@ -87,6 +88,32 @@ test_expect_success 'what steps print cannot drive the terminal: control charact
 	test_grep "step .25-esc. failed .*c1 ? end" "$TEST_DIR/esc.err" &&
 	! LC_ALL=C grep -q "$(printf "[\001-\010\013-\037\177]")" "$TEST_DIR/esc.out" "$TEST_DIR/esc.err" &&
 	! LC_ALL=C grep -q "$(printf "\302\233")" "$TEST_DIR/esc.out" "$TEST_DIR/esc.err"
+'
+
+test_expect_success 'a push of another recipe while one runs: exit 9 naming the running plan, nothing applied' '
+	copy_demo &&
+	printf "%s\n" "#!/bin/sh" "[ \"\$1\" = check ] && exit 1" "echo waiting at the gate" \
+		"i=0; while [ ! -e %s/gate ] && [ \$i -lt 1200 ]; do sleep 0.1; i=\$((i + 1)); done" \
+		>"$TEST_DIR/gate.sh" &&
+	sed "s|%s|$TEST_DIR|" "$TEST_DIR/gate.sh" >"$TEST_DIR/recipe/steps/25-gate.sh" &&
+	chmod +x "$TEST_DIR/recipe/steps/25-gate.sh" &&
+	rm -rf "$TEST_DIR/other" "$TEST_DIR/gate" "$TEST_DIR/other-ran" && cp -a "$TEST_DIR/recipe" "$TEST_DIR/other" &&
+	printf "%s\n" "#!/bin/sh" "[ \"\$1\" = check ] && exit 1" "touch $TEST_DIR/other-ran" \
+		>"$TEST_DIR/other/steps/26-other.sh" &&
+	chmod +x "$TEST_DIR/other/steps/26-other.sh" &&
+	{ gg push "${TARGET[@]}" --payload "$TEST_DIR/recipe" >"$TEST_DIR/first.out" 2>&1 & first=$!; } &&
+	test_track_pid "$first" &&
+	wait_for_line "$TEST_DIR/first.out" "waiting at the gate" &&
+	running=$(jq -r .plan "$GCLOUD_GPU_REMOTE_ROOT/state.json") &&
+	{ gg push "${TARGET[@]}" --payload "$TEST_DIR/other" >"$TEST_DIR/second.out" 2>"$TEST_DIR/second.err"; rc=$?; } ;
+	touch "$TEST_DIR/gate" &&
+	wait "$first" &&
+	cat "$TEST_DIR/second.out" "$TEST_DIR/second.err" &&
+	[ "$rc" = 9 ] &&
+	test_grep "another plan (${running:0:12}) is running here" "$TEST_DIR/second.err" &&
+	! grep -q "is ready\|done: the plan" "$TEST_DIR/second.out" &&
+	[ ! -e "$TEST_DIR/other-ran" ] &&
+	[ "$(jq -r .plan "$GCLOUD_GPU_REMOTE_ROOT/state.json")" = "$running" ]
 '
 
 test_done

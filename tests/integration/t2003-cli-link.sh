@@ -80,7 +80,7 @@ test_expect_success 'a restarted VM (new boot id) is reported by reattach, and t
 	test_grep "restarted since the last event seen here" "$TEST_DIR/rb2.out" &&
 	test_grep "^done: the plan finished" "$TEST_DIR/rb2.out" &&
 	gg status "${TARGET[@]}" >"$TEST_DIR/rb.status" &&
-	test_grep "^state    done" "$TEST_DIR/rb.status"
+	test_grep "^plan  *done: all" "$TEST_DIR/rb.status"
 '
 
 test_done

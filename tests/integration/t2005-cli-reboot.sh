@@ -35,7 +35,7 @@ test_expect_success 'a step asks for a reboot: push reconnects, says so, and the
 	test_grep "^done: the plan finished" "$TEST_DIR/push.out" &&
 	[ "$(wc -l <"$TEST_DIR/reboots")" -eq 1 ] &&
 	gg status "${TARGET[@]}" >"$TEST_DIR/status" &&
-	test_grep "^state    done" "$TEST_DIR/status" &&
+	test_grep "^plan  *done: all" "$TEST_DIR/status" &&
 	test_grep "15-reboot  *done" "$TEST_DIR/status"
 '
 

@@ -13,16 +13,18 @@ TOKEN=(--access-token-file "$TEST_DIR/token")
 test_expect_success 'project and zone come from the active configuration' '
 	"$GG_CLI" start node-name "${TOKEN[@]}" >out &&
 	test_grep "node-name is running (it already was)" out &&
-	[ "$(fake_requests "GET /compute/v1/projects/project_name/zones/us-central1-a/instances/node-name")" = 1 ]
+	[ "$(fake_requests "GET /compute/v1/projects/project-name/zones/us-central1-a/instances/node-name")" = 1 ]
 '
 
-test_expect_success 'active_config selects another configuration' '
-	sed "s/project_name/other-project/" "$CLOUDSDK_CONFIG/configurations/config_default" \
-		>"$CLOUDSDK_CONFIG/configurations/config_other" &&
-	echo other >"$CLOUDSDK_CONFIG/active_config" &&
+test_expect_success 'gcloud config configurations activate selects another configuration' '
+	gg_gcloud config configurations create other &&
+	gcloud_configure "http://127.0.0.1:$FAKE_API_PORT/compute/v1/" &&
+	gg_gcloud config set core/project other-project &&
 	"$GG_CLI" start node-name "${TOKEN[@]}" &&
-	echo default >"$CLOUDSDK_CONFIG/active_config" &&
-	[ "$(fake_requests "projects/other-project/zones/us-central1-a/instances")" = 1 ]
+	[ "$(fake_requests "projects/other-project/zones/us-central1-a/instances")" = 1 ] &&
+	CLOUDSDK_ACTIVE_CONFIG_NAME=default "$GG_CLI" start node-name "${TOKEN[@]}" &&
+	[ "$(fake_requests "projects/project-name/zones/us-central1-a/instances")" = 2 ] &&
+	gg_gcloud config configurations activate default
 '
 
 test_expect_success 'CLOUDSDK_CORE_PROJECT overrides the file, --project the environment' '
@@ -44,15 +46,15 @@ test_expect_success 'no project anywhere: one line naming the fix, usage exit co
 test_expect_success 'a wrong token is refused with exit 3 and the next step' '
 	echo wrong-token >"$TEST_DIR/bad-token" &&
 	{ "$GG_CLI" start node-name --access-token-file "$TEST_DIR/bad-token" 2>err; [ $? = 3 ]; } &&
-	test_grep "refused the credentials (401)" err && test_grep "gcloud auth login" err &&
+	test_grep "refused the credentials (401) from access token file .$TEST_DIR/bad-token." err &&
+	test_grep "gcloud auth print-access-token >" err &&
 	! grep -q wrong-token err
 '
 
 test_expect_success 'auth/access_token_file from the configuration' '
-	printf "[auth]\naccess_token_file = %s\n" "$TEST_DIR/token" \
-		>>"$CLOUDSDK_CONFIG/configurations/config_default" &&
+	gg_gcloud config set auth/access_token_file "$TEST_DIR/token" &&
 	"$GG_CLI" start node-name &&
-	sed -i "/^\[auth\]/,\$d" "$CLOUDSDK_CONFIG/configurations/config_default"
+	gg_gcloud config unset auth/access_token_file
 '
 
 test_expect_success 'ADC refresh token: exchanged at token_uri, then cached 0600' '
@@ -117,6 +119,25 @@ test_expect_success 'no ADC: the token comes from gcloud auth print-access-token
 test_expect_success 'no credentials at all: one line, exit 3' '
 	{ PATH=/nonexistent "$GG_CLI" start node-name 2>err; [ $? = 3 ]; } &&
 	[ "$(wc -l <err)" = 1 ] && test_grep "no Google credentials found" err
+'
+
+test_expect_success 'an http:// endpoint other than the loopback is refused: no token in clear' '
+	sed "s|^compute = .*|compute = http://gg-remote.example/compute/v1/|" \
+		"$CLOUDSDK_CONFIG/configurations/config_default" >"$CLOUDSDK_CONFIG/configurations/config_remote" &&
+	fake_log_reset &&
+	{ CLOUDSDK_ACTIVE_CONFIG_NAME=remote http_proxy=http://127.0.0.1:$FAKE_API_PORT \
+		"$GG_CLI" start node-name "${TOKEN[@]}" 2>err; rc=$?; } &&
+	cat err && [ "$rc" = 3 ] &&
+	test_grep "refusing .http://gg-remote.example/.*https only" err &&
+	[ "$(fake_requests "node-name")" = 0 ]
+'
+
+test_expect_success 'without HOME nothing is written to /tmp or the current directory: one line, exit 1' '
+	mkdir -p "$TEST_DIR/cwd" && cd "$TEST_DIR/cwd" &&
+	{ env -u HOME -u XDG_CACHE_HOME "$GG_CLI" start node-name "${TOKEN[@]}" 2>"$TEST_DIR/err"; rc=$?; } ;
+	cd "$TEST_DIR" && cat err && [ "$rc" = 1 ] &&
+	test_grep "HOME is not set" err && [ -z "$(ls -A "$TEST_DIR/cwd")" ] &&
+	env -u HOME "$GG_CLI" push --help >/dev/null
 '
 
 test_done

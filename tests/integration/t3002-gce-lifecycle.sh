@@ -9,7 +9,7 @@
 fake_api_start || exit 1
 export CLOUDSDK_AUTH_ACCESS_TOKEN_FILE=$TEST_DIR/token
 # shellcheck disable=SC2034 # used in the test bodies
-I=projects/project_name/zones/us-central1-a/instances/node-name
+I=projects/project-name/zones/us-central1-a/instances/node-name
 
 test_expect_success 'a TERMINATED instance is started and the operation waited for' '
 	fake_scenario "{\"instance\": {\"status\": \"TERMINATED\"}}" && fake_log_reset &&
@@ -26,8 +26,10 @@ test_expect_success 'stop, then start again' '
 '
 
 test_expect_success 'delete wants --yes without a terminal' '
+	fake_scenario "{\"instance\": {\"disks\": [{\"boot\": true, \"autoDelete\": true,
+	  \"source\": \"https://www.googleapis.com/compute/v1/projects/p/zones/z/disks/node-name\"}]}}" &&
 	{ "$GG_CLI" delete node-name </dev/null 2>err; [ $? = 2 ]; } && test_grep "[-]-yes" err &&
-	"$GG_CLI" delete node-name --yes >out && test_grep "is deleted" out
+	"$GG_CLI" delete node-name --yes >out && test_grep "node-name is deleted: the VM .node-name. in project .project-name., zone .us-central1-a., with its disk .node-name." out
 '
 
 test_expect_success '404: not found, names the flags to check' '
@@ -51,9 +53,10 @@ expect_error() { # SCENARIO-FAIL-RULE GREP...
 }
 
 test_expect_success '5xx that persists: tries named, try later' '
+	fake_log_reset &&
 	expect_error "{\"match\": \"node-name\", \"status\": 500, \"times\": 9}" \
-		"failed (500) after 5 tries" "try again later" &&
-	[ "$(fake_requests "GET /compute/v1/$I\$")" -ge 5 ]
+		"failed (500) after 9 tries" "try again later" &&
+	[ "$(fake_requests "GET /compute/v1/$I\$")" = 9 ]
 '
 
 test_expect_success '429 that persists: rate limited' '
@@ -61,7 +64,8 @@ test_expect_success '429 that persists: rate limited' '
 '
 
 test_expect_success '401 and 403 say what to do' '
-	expect_error "{\"match\": \"node-name\", \"status\": 401, \"reason\": \"authError\"}" "gcloud auth login" &&
+	expect_error "{\"match\": \"node-name\", \"status\": 401, \"reason\": \"authError\", \"times\": 2}" \
+		"refused the credentials (401) from access token file" "gcloud auth print-access-token >" &&
 	expect_error "{\"match\": \"node-name\", \"status\": 403, \"reason\": \"forbidden\"}" "permission denied (403)" "Compute Instance Admin" &&
 	expect_error "{\"match\": \"node-name\", \"status\": 403, \"reason\": \"accessNotConfigured\"}" "gcloud services enable compute.googleapis.com"
 '
@@ -72,22 +76,23 @@ test_expect_success '409 conflict and quota errors' '
 '
 
 test_expect_success 'create is refused on zero regional GPU quota, naming it' '
-	fake_scenario "{}" && fake_log_reset &&
+	fake_scenario "{\"region_quotas\": [{\"metric\": \"NVIDIA_T4_GPUS\", \"limit\": 0, \"usage\": 0}]}" &&
+	fake_log_reset &&
 	{ "$GG_CLI" create gpu-vm 2>err; [ $? = 3 ]; } && [ "$(wc -l <err)" = 1 ] &&
-	test_grep "quota .NVIDIA_K80_GPUS. in region .us-central1. allows 0 more GPUs" err &&
-	test_grep "request 1 at https://console.cloud.google.com/iam-admin/quotas?project=project_name" err &&
+	test_grep "quota .NVIDIA_T4_GPUS. in region .us-central1. allows 0 more GPUs" err &&
+	test_grep "request 1 at https://console.cloud.google.com/iam-admin/quotas?project=project-name" err &&
 	[ "$(fake_requests "POST")" = 0 ]
 '
 
 test_expect_success 'create is refused when GPUS_ALL_REGIONS is 0' '
-	fake_scenario "{\"region_quotas\": [{\"metric\": \"NVIDIA_K80_GPUS\", \"limit\": 4, \"usage\": 0}],
+	fake_scenario "{\"region_quotas\": [{\"metric\": \"NVIDIA_T4_GPUS\", \"limit\": 4, \"usage\": 0}],
 	                \"project_quotas\": [{\"metric\": \"GPUS_ALL_REGIONS\", \"limit\": 0, \"usage\": 0}]}" &&
 	{ "$GG_CLI" create gpu-vm 2>err; [ $? = 3 ]; } &&
-	test_grep "quota .GPUS_ALL_REGIONS. of project .project_name. allows 0" err
+	test_grep "quota .GPUS_ALL_REGIONS. in project .project-name. (global) allows 0" err
 '
 
 # shellcheck disable=SC2034
-QUOTA='"region_quotas": [{"metric": "NVIDIA_K80_GPUS", "limit": 4, "usage": 0}, {"metric": "PREEMPTIBLE_NVIDIA_K80_GPUS", "limit": 4, "usage": 0}], "project_quotas": [{"metric": "GPUS_ALL_REGIONS", "limit": 1, "usage": 0}]'
+QUOTA='"region_quotas": [{"metric": "NVIDIA_T4_GPUS", "limit": 4, "usage": 0}, {"metric": "PREEMPTIBLE_NVIDIA_T4_GPUS", "limit": 4, "usage": 0}], "project_quotas": [{"metric": "GPUS_ALL_REGIONS", "limit": 1, "usage": 0}]'
 
 test_expect_success 'create: the body has the GPU, TERMINATE, the image family, 100 GB' '
 	fake_scenario "{$QUOTA}" &&
@@ -98,7 +103,7 @@ test_expect_success 'create: the body has the GPU, TERMINATE, the image family, 
 	b = json.load(open(sys.argv[1]))
 	assert b["name"] == "gpu-vm"
 	assert b["guestAccelerators"] == [{"acceleratorCount": 1,
-	    "acceleratorType": "zones/us-central1-a/acceleratorTypes/nvidia-tesla-k80"}], b
+	    "acceleratorType": "zones/us-central1-a/acceleratorTypes/nvidia-tesla-t4"}], b
 	assert b["scheduling"]["onHostMaintenance"] == "TERMINATE"
 	assert b["machineType"] == "zones/us-central1-a/machineTypes/n1-standard-8"
 	p = b["disks"][0]["initializeParams"]
@@ -120,7 +125,7 @@ assert b[\"scheduling\"][\"provisioningModel\"] == \"SPOT\"" "$FAKE_API_STATE/in
 
 test_expect_success 'create: a GPU the zone does not offer, a missing image family' '
 	{ "$GG_CLI" create x --gpu nvidia-h100-80gb 2>err; [ $? = 2 ]; } &&
-	test_grep "offers no GPU .nvidia-h100-80gb." err && test_grep "nvidia-tesla-k80" err &&
+	test_grep "offers no GPU .nvidia-h100-80gb." err && test_grep "it offers nvidia-tesla-t4" err &&
 	{ "$GG_CLI" create x --image-family coreos-stable 2>err; [ $? = 3 ]; } &&
 	test_grep "image family .coreos-stable." err && test_grep "not found (404)" err
 '

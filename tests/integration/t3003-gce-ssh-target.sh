@@ -58,11 +58,23 @@ test_expect_success 'published host keys are enforced: a different key is refuse
 	test_grep "verification failed" err
 '
 
-test_expect_success 'no guest attributes: said so, plain SSH rules' '
+test_expect_success 'no guest attributes: a VM pinned before stays pinned; one never pinned gets plain SSH rules' '
 	fake_scenario "{\"nat_ip\": \"127.0.0.1\"}" &&
+	"$GG_CLI" ssh-config node-name >out 2>err &&
+	test_grep "publishes no host keys now" err &&
+	grep -q "HostKeyAlias compute.$ID" out &&
+	rm "$HOME/.ssh/google_compute_known_hosts" &&
 	"$GG_CLI" ssh-config node-name >out 2>err &&
 	test_grep "publishes no host keys" err &&
 	! grep -q HostKeyAlias out
+'
+
+test_expect_success 'an address that is not an IP address is refused, never written to a config' '
+	fake_scenario "{\"nat_ip\": \"127.0.0.1\\n  ProxyCommand touch $TEST_DIR/pwned\"}" &&
+	{ "$GG_CLI" ssh-config node-name >out 2>err; rc=$?; } &&
+	cat err && [ "$rc" = 3 ] &&
+	test_grep "not an IP address" err &&
+	! grep -q ProxyCommand out
 '
 
 test_expect_success 'no external address: exit 3 and the ways out' '

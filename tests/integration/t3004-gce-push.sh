@@ -28,10 +28,10 @@ test_expect_success 'push node-name runs the recipe to the end, host key checked
 
 test_expect_success 'status and logs take the VM name; --project and --zone win' '
 	gg logs node-name >"$TEST_DIR/logs" 2>&1 &&
-	test_grep "^\[20-work\] done" "$TEST_DIR/logs" &&
+	test_grep "\[20-work\] done" "$TEST_DIR/logs" &&
 	fake_log_reset &&
 	gg status node-name --project other-project --zone europe-west4-a >"$TEST_DIR/status" 2>&1 &&
-	test_grep "^state    done" "$TEST_DIR/status" &&
+	test_grep "^plan  *done: all" "$TEST_DIR/status" &&
 	[ "$(fake_requests "GET /compute/v1/projects/other-project/zones/europe-west4-a/instances/node-name$")" = 1 ]
 '
 
@@ -61,6 +61,36 @@ test_expect_success 'a key the guest agent installs late is waited for' '
 	test_grep "key was just added" "$TEST_DIR/push3.err" &&
 	test_grep "waiting for node-name .*refused the key" "$TEST_DIR/push3" &&
 	test_grep "^done: the plan finished" "$TEST_DIR/push3"
+'
+
+test_expect_success 'a pinned VM that publishes no keys now stays pinned: an impostor is refused, nothing written' '
+	fake_scenario "{$VM}" &&
+	sed -i "s|^compute.$ID .*|compute.$ID $(cut -d" " -f1-2 "$TEST_DIR/impostor.pub")|" \
+		"$HOME/.ssh/google_compute_known_hosts" &&
+	cp "$HOME/.ssh/google_compute_known_hosts" "$TEST_DIR/pinned.before" &&
+	{ gg push node-name --payload "$DEMO" --accept-new-host-key >"$TEST_DIR/imp" 2>"$TEST_DIR/imp.err"; rc=$?; } &&
+	cat "$TEST_DIR/imp.err" && [ "$rc" = 5 ] &&
+	test_grep "publishes no host keys now" "$TEST_DIR/imp.err" &&
+	test_grep "compute.$ID" "$TEST_DIR/imp.err" &&
+	[ ! -e "$HOME/.ssh/known_hosts" ] &&
+	test_cmp "$TEST_DIR/pinned.before" "$HOME/.ssh/google_compute_known_hosts"
+'
+
+test_expect_success 'published keys that match nothing usable: refused even with --accept-new-host-key' '
+	fake_scenario "{$VM, \"host_keys\": [{\"key\": \"ssh-unknown\", \"value\": \"AAAAbm90aGluZw==\"}]}" &&
+	{ gg push node-name --payload "$DEMO" --accept-new-host-key >"$TEST_DIR/unk" 2>"$TEST_DIR/unk.err"; rc=$?; } &&
+	cat "$TEST_DIR/unk.err" && [ "$rc" = 5 ] &&
+	! grep -q "$HOST_BLOB" "$HOME/.ssh/google_compute_known_hosts" &&
+	[ ! -e "$HOME/.ssh/known_hosts" ]
+'
+
+test_expect_success 'a VM just started publishes its keys late: they are waited for, then pinned' '
+	rm -f "$HOME/.ssh/google_compute_known_hosts" &&
+	fake_scenario "{$VM, $KEYS, \"instance\": {\"status\": \"TERMINATED\"}, \"guest_attributes_404\": 25}" &&
+	gg push node-name --payload "$DEMO" >"$TEST_DIR/late" 2>"$TEST_DIR/late.err" &&
+	test_grep "^done: the plan finished" "$TEST_DIR/late" &&
+	grep -qx "compute.$ID $HOST_TYPE $HOST_BLOB" "$HOME/.ssh/google_compute_known_hosts" &&
+	[ ! -e "$HOME/.ssh/known_hosts" ]
 '
 
 test_done

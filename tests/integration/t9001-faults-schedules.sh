@@ -74,7 +74,7 @@ run_schedule() {
 # The helper in place and a first plan done, so that every schedule starts the same.
 test_expect_success 'a first push puts the helper in place' '
 	gg push "${TARGET[@]}" --payload "$FAULT_RECIPE" >"$TEST_DIR/first.out" 2>&1 &&
-	plan_done && gg status "${TARGET[@]}" | grep -q "^state    done"
+	plan_done && gg status "${TARGET[@]}" | grep -q "^plan  *done: all"
 '
 
 test_expect_success 'reattach after a plan that already ended returns at once' '

@@ -10,7 +10,11 @@
 #                                 stdout+stderr appended to $SB/out, fd 3 to $SB/progress
 #   run_recipe                    the runner: each step's check, then its apply when the
 #                                 check fails; exit 100 reboots the fake machine
-#   fake_reboot                   a new boot: module loads if installed, Docker starts
+#   fake_reboot                   a new boot: the kernel a metapackage installed runs, the
+#                                 module loads if built for it, Docker starts
+#   set_kernel RELEASE            the running kernel (uname -r)
+#   kernel_ready                  the running kernel's headers installed and held, as
+#                                 step 15-kernel leaves them (for tests of later steps)
 #   assert / fail / log_has ...   checks; a failed one ends the test with exit 1
 #
 # The sandboxes live under one temporary directory removed on exit.
@@ -20,12 +24,15 @@ GG_SOURCE_DIR="${GG_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && p
 TOP="$(mktemp -d "${TMPDIR:-/tmp}/gg-recipe.XXXXXX")"
 trap 'rm -rf "$TOP"' EXIT
 unset GCLOUD_GPU_BOOT_ID_FILE GG_ALLOW_NO_GPU FAKE_OFFLINE FAKE_UNREACHABLE FAKE_BAD_KEY \
-	FAKE_MODPROBE_OK FAKE_APT_FAIL FAKE_DF_AVAIL_KB FAKE_KERNEL FAKE_DOCKER_DEAD FAKE_NVSMI
+	FAKE_MODPROBE_OK FAKE_APT_FAIL FAKE_DF_AVAIL_KB FAKE_KERNEL FAKE_DOCKER_DEAD FAKE_NVSMI \
+	FAKE_ARCH FAKE_GONE FAKE_HANG FAKE_DPKG_LOCKED FAKE_DOCKER_IO_VERSION FAKE_NEW_KERNEL \
+	FAKE_CLOUD_INIT_RC FAKE_SLOW GG_CUDNN_FROM_REPO GG_LOCK_WAIT GG_HEARTBEAT \
+	GG_LIMIT_APT GG_LIMIT_DKMS GG_LIMIT_BOOT GG_LIMIT_PULL GG_LIMIT_BUILD GG_LIMIT_SHORT
 export GG_VERIFY_WAIT=4
 TESTS_RUN=0
 SB_N=0
-CMDS=(apt-get apt-mark dpkg dpkg-deb dpkg-query curl gpg docker nvidia-smi nvidia-ctk
-	systemctl modprobe uname df sleep)
+CMDS=(apt-get apt-cache apt-mark dpkg dpkg-deb dpkg-query curl gpg docker nvidia-smi
+	nvidia-ctk dkms systemctl modprobe uname df sleep)
 
 fail() {
 	printf 'FAIL: %s\n' "$*" >&2
@@ -85,12 +92,13 @@ sandbox() {
 	SB_N=$((SB_N + 1))
 	SB="$TOP/sb$SB_N"
 	mkdir -p "$SB/root/etc" "$SB/root/var/lib/dpkg/updates" "$SB/root/proc/sys/kernel/random" \
-		"$SB/state/pkgs" "$SB/state/held" "$SB/state/docker/images" "$SB/state/docker/c" \
+		"$SB/state/pkgs" "$SB/state/held" "$SB/state/docker/images" "$SB/state/docker/c" "$SB/state/dkms" \
 		"$SB/bin" "$SB/ggroot" "$SB/root/sys/bus/pci/devices" \
 		"$SB/root/sys/firmware/efi/efivars"
 	: >"$SB/out"
 	: >"$SB/progress"
 	: >"$SB/calls"
+	mkdir -p "$SB/root/etc/apt/sources.list.d"
 	case $os in
 	ubuntu2204) printf 'ID=ubuntu\nVERSION_ID="22.04"\nVERSION_CODENAME=jammy\nPRETTY_NAME="Ubuntu 22.04.5 LTS"\n' ;;
 	ubuntu2404) printf 'ID=ubuntu\nVERSION_ID="24.04"\nVERSION_CODENAME=noble\nPRETTY_NAME="Ubuntu 24.04.1 LTS"\n' ;;
@@ -99,6 +107,35 @@ sandbox() {
 	rocky9) printf 'ID="rocky"\nVERSION_ID="9.4"\nPRETTY_NAME="Rocky Linux 9.4 (Blue Onyx)"\n' ;;
 	*) fail "harness: unknown OS $os" ;;
 	esac >"$SB/root/etc/os-release"
+	# What the images have: the running kernel (Compute Engine's flavours), the tools
+	# a minimal image carries, Debian 12's deb822 sources (main only).
+	case $os in
+	debian12) echo 6.1.0-27-cloud-amd64 ;;
+	*) echo 6.8.0-1015-gcp ;;
+	esac >"$SB/state/running-kernel"
+	local p
+	for p in curl gpg ca-certificates "linux-image-$(cat "$SB/state/running-kernel")"; do
+		echo 1.0-1 >"$SB/state/pkgs/$p"
+	done
+	case $os in
+	debian12) echo 1.0-1 >"$SB/state/pkgs/linux-image-cloud-amd64" ;;
+	*) echo 1.0-1 >"$SB/state/pkgs/linux-image-gcp" ;;
+	esac
+	if [ "$os" = debian12 ]; then
+		cat >"$SB/root/etc/apt/sources.list.d/debian.sources" <<-'EOF'
+			Types: deb deb-src
+			URIs: https://deb.debian.org/debian
+			Suites: bookworm bookworm-updates bookworm-backports
+			Components: main
+			Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+			Types: deb deb-src
+			URIs: https://deb.debian.org/debian-security
+			Suites: bookworm-security
+			Components: main
+			Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+		EOF
+	fi
 	echo "boot-1" >"$SB/root/proc/sys/kernel/random/boot_id"
 	if [ "$sb" = on ]; then
 		printf '\x06\x00\x00\x00\x01' >"$SB/root/sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c"
@@ -117,7 +154,7 @@ sandbox() {
 	cp -R "$GG_SOURCE_DIR/payloads/." "$SB/release/"
 	rm -f "$SB/release/debs/"*.deb
 	export GCLOUD_GPU_SYSROOT="$SB/root" GCLOUD_GPU_ROOT="$SB/ggroot" GCLOUD_GPU_RELEASE="$SB/release"
-	export FAKE_STATE="$SB/state" FAKE_LOG="$SB/calls"
+	export FAKE_STATE="$SB/state" FAKE_LOG="$SB/calls" FAKE_OUT="$SB/out"
 	export PATH="$SB/bin:${ORIG_PATH:=$PATH}"
 }
 
@@ -139,15 +176,31 @@ steps_in_order() {
 	done
 }
 
+set_kernel() { echo "$1" >"$FAKE_STATE/running-kernel"; }
+
+kernel_ready() {
+	local k
+	k="$(cat "$FAKE_STATE/running-kernel")"
+	echo 1.0-1 >"$FAKE_STATE/pkgs/linux-headers-$k"
+	touch "$FAKE_STATE/held/linux-headers-$k"
+}
+
 fake_reboot() {
-	local n
+	local n d
 	n=$(($(sed 's/boot-//' "$GCLOUD_GPU_SYSROOT/proc/sys/kernel/random/boot_id") + 1))
 	echo "boot-$n" >"$GCLOUD_GPU_SYSROOT/proc/sys/kernel/random/boot_id"
 	rm -rf "$GCLOUD_GPU_SYSROOT/proc/driver/nvidia" "$FAKE_STATE/docker/active"
-	if [ -e "$FAKE_STATE/pkgs/nvidia-open" ] || [ -e "$FAKE_STATE/pkgs/cuda-drivers" ]; then
-		mkdir -p "$GCLOUD_GPU_SYSROOT/proc/driver/nvidia"
-		echo "NVRM version: fake" >"$GCLOUD_GPU_SYSROOT/proc/driver/nvidia/version"
+	if [ -e "$FAKE_STATE/boot-kernel" ]; then
+		mv "$FAKE_STATE/boot-kernel" "$FAKE_STATE/running-kernel"
 	fi
+	for d in nvidia-driver-open nvidia-open cuda-drivers; do
+		if [ -e "$FAKE_STATE/pkgs/$d" ] && [ -e "$FAKE_STATE/dkms/$(cat "$FAKE_STATE/running-kernel")" ]; then
+			mkdir -p "$GCLOUD_GPU_SYSROOT/proc/driver/nvidia"
+			printf 'NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  %s  Release Build\n' \
+				"$(sed 's/-.*//' "$FAKE_STATE/pkgs/$d")" >"$GCLOUD_GPU_SYSROOT/proc/driver/nvidia/version"
+			break
+		fi
+	done
 	if [ -e "$FAKE_STATE/docker/enabled" ]; then
 		touch "$FAKE_STATE/docker/active"
 	fi

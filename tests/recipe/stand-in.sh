@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # stand-in.sh: one script that plays every command the recipe's steps call (apt-get,
-# dpkg, dpkg-deb, dpkg-query, apt-mark, curl, gpg, docker, nvidia-smi, nvidia-ctk,
-# systemctl, modprobe, uname, df, sleep).  harness.sh links each name to it on a PATH
+# apt-cache, dpkg, dpkg-deb, dpkg-query, apt-mark, curl, gpg, docker, nvidia-smi,
+# nvidia-ctk, dkms, cloud-init, systemctl, modprobe, uname, df, sleep).  harness.sh links each name to it on a PATH
 # placed first.  Every call appends its name and argv to $FAKE_LOG, one line a call.
 #
 # The stand-ins keep state in $FAKE_STATE, so that after a step's apply its check
@@ -13,6 +13,9 @@
 #   docker/images/TAG         (TAG with / and : as _) image present
 #   docker/dockerfile         the last Dockerfile built
 #   docker/c/NAME/            a container: argv, env (from --env-file), publish, running
+#   running-kernel            what `uname -r` says; boot-kernel: the kernel the next
+#                             (fake) boot runs, set when a kernel metapackage installs one
+#   dkms/KERNEL               the nvidia module is built for KERNEL
 # and they write the host files a real package would (keyrings, sources lists,
 # /proc/driver/nvidia/version once the module "loads", /etc/docker/daemon.json) under
 # $GCLOUD_GPU_SYSROOT.
@@ -22,7 +25,11 @@
 # fingerprint), FAKE_MODPROBE_OK=1 (the module loads without a reboot),
 # FAKE_APT_FAIL="pkg ..." (installing those fails), FAKE_DF_AVAIL_KB, FAKE_KERNEL,
 # FAKE_DOCKER_DEAD=1 (the Docker daemon never starts), FAKE_NVSMI=ok|fail (nvidia-smi
-# answers, or not, whatever the module).
+# answers, or not, whatever the module), FAKE_ARCH (dpkg's architecture),
+# FAKE_GONE="pkg ..." (no longer in the archive), FAKE_HANG="cmd ..." (those commands
+# hang until killed), FAKE_DPKG_LOCKED=N (the first N `dpkg --configure -a` find the
+# lock held), FAKE_DOCKER_IO_VERSION (docker.io's version, default Debian 12's 20.10.24),
+# FAKE_NEW_KERNEL (the kernel a metapackage brings), FAKE_CLOUD_INIT_RC, FAKE_SLOW.
 set -euo pipefail
 
 cmd="$(basename "$0")"
@@ -34,7 +41,26 @@ cmd="$(basename "$0")"
 
 S="${FAKE_STATE:?}"
 R="${GCLOUD_GPU_SYSROOT:?}"
-mkdir -p "$S/pkgs" "$S/held" "$S/docker/images" "$S/docker/c"
+mkdir -p "$S/pkgs" "$S/held" "$S/docker/images" "$S/docker/c" "$S/dkms"
+
+# A command named in FAKE_HANG hangs until killed (bash's read -t: no child process);
+# one named in FAKE_SLOW goes on only once the step's output ($FAKE_OUT) shows a
+# heartbeat line for it (a condition, with a generous deadline).
+for h in ${FAKE_HANG:-}; do
+	if [ "$h" = "$cmd" ]; then
+		echo "$cmd: (hanging, as FAKE_HANG asks)"
+		read -r -t 100000 <> <(:) || true
+		exit 0
+	fi
+done
+for h in ${FAKE_SLOW:-}; do
+	if [ "$h" = "$cmd" ]; then
+		for _ in $(seq 1 1200); do
+			grep -q "still running: $cmd" "${FAKE_OUT:?}" && break
+			read -r -t 0.1 <> <(:) || true
+		done
+	fi
+done
 
 installed() { [ -f "$S/pkgs/$1" ]; }
 install_pkg() { printf '%s\n' "$2" >"$S/pkgs/$1"; }
@@ -49,6 +75,68 @@ host_of() {
 	printf '%s\n' "${h%%/*}"
 }
 docker_installed() { installed docker-ce || installed docker.io; }
+running_kernel() {
+	if [ -n "${FAKE_KERNEL:-}" ]; then
+		echo "$FAKE_KERNEL"
+	elif [ -r "$S/running-kernel" ]; then
+		cat "$S/running-kernel"
+	else
+		echo 6.8.0-1015-gcp
+	fi
+}
+driver_pkg() {
+	local p
+	for p in nvidia-driver-open nvidia-open cuda-drivers; do
+		if installed "$p"; then
+			echo "$p"
+			return 0
+		fi
+	done
+	return 1
+}
+# load_module: the module loads when the driver is installed and built for this kernel.
+load_module() {
+	local d
+	d="$(driver_pkg)" || return 1
+	[ -e "$S/dkms/$(running_kernel)" ] || return 1
+	mkdir -p "$R/proc/driver/nvidia"
+	printf 'NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  %s  Release Build\n' \
+		"$(sed 's/-.*//' "$S/pkgs/$d")" >"$R/proc/driver/nvidia/version"
+}
+# dkms_build: build the module for every kernel whose headers are installed (what the
+# DKMS package's postinst and the headers' postinst hook do).
+dkms_build() {
+	local f k
+	driver_pkg >/dev/null || return 0
+	for f in "$S"/pkgs/linux-headers-*; do
+		[ -e "$f" ] || continue
+		k=${f##*/linux-headers-}
+		[[ $k =~ ^[0-9] ]] && touch "$S/dkms/$k"
+	done
+	return 0
+}
+gone() {
+	local g
+	for g in ${FAKE_GONE:-}; do [ "$g" = "$1" ] && return 0; done
+	return 1
+}
+# locatable PKG: apt's lists (as of the last update) offer PKG.
+locatable() {
+	local p=$1 need=""
+	gone "$p" && return 1
+	case $p in
+	nvidia-open | cuda-drivers | nvidia-driver-pinning-* | cudnn*-cuda-*) need=cuda- ;;
+	nvidia-driver-open)
+		grep -q 'VERSION_ID="24.04"' "$R/etc/os-release" || return 1
+		need=cuda-
+		;;
+	docker-ce | docker-ce-cli | containerd.io | docker-buildx-plugin) need=docker.list ;;
+	nvidia-container-toolkit) need=nvidia-container-toolkit.list ;;
+	linux-headers-* | linux-image-* | docker.io | libfake* | curl | gpg | ca-certificates) ;;
+	*) return 1 ;;
+	esac
+	[ -z "$need" ] || grep -q "^$need" "$S/apt-lists" 2>/dev/null
+}
 
 # A fake .deb is a text file of control fields.
 deb_field() { sed -n "s/^$2: //p" "$1" | head -n1; }
@@ -57,7 +145,39 @@ case $cmd in
 sleep) exit 0 ;;
 
 uname)
-	if [ "${1:-}" = -r ]; then echo "${FAKE_KERNEL:-6.8.0-1015-gcp}"; else exec /bin/uname "$@"; fi
+	if [ "${1:-}" = -r ]; then running_kernel; else exec /bin/uname "$@"; fi
+	;;
+
+cloud-init)
+	[ "$*" = "status --wait" ] || exit 2
+	echo "status: done"
+	exit "${FAKE_CLOUD_INIT_RC:-0}"
+	;;
+
+apt-cache)
+	[ "${1:-}" = show ] || exit 2
+	if locatable "$2"; then
+		printf 'Package: %s\nVersion: 1.0-1\n' "$2"
+		exit 0
+	fi
+	echo "E: No packages found" >&2
+	exit 100
+	;;
+
+dkms)
+	case "${1:-}" in
+	autoinstall)
+		k=${3:-$(running_kernel)}
+		driver_pkg >/dev/null || exit 0
+		if ! installed "linux-headers-$k"; then
+			echo "Error! Your kernel headers for kernel $k cannot be found." >&2
+			exit 1
+		fi
+		touch "$S/dkms/$k"
+		;;
+	status) ls "$S/dkms" ;;
+	*) exit 2 ;;
+	esac
 	;;
 
 df)
@@ -66,10 +186,7 @@ df)
 	;;
 
 modprobe)
-	if [ "${1:-}" = nvidia ] && [ "${FAKE_MODPROBE_OK:-0}" = 1 ] &&
-		{ installed nvidia-open || installed cuda-drivers; }; then
-		mkdir -p "$R/proc/driver/nvidia"
-		echo "NVRM version: fake" >"$R/proc/driver/nvidia/version"
+	if [ "${1:-}" = nvidia ] && [ "${FAKE_MODPROBE_OK:-0}" = 1 ] && load_module; then
 		exit 0
 	fi
 	echo "modprobe: ERROR: could not insert 'nvidia': No such device" >&2
@@ -98,9 +215,28 @@ nvidia-ctk)
 		echo "nvidia-ctk: command not found" >&2
 		exit 127
 	}
-	[ "$*" = "runtime configure --runtime=docker" ] || exit 2
-	mkdir -p "$R/etc/docker"
-	echo '{"runtimes":{"nvidia":{"args":[],"path":"nvidia-container-runtime"}}}' >"$R/etc/docker/daemon.json"
+	case "$*" in
+	"runtime configure --runtime=docker")
+		mkdir -p "$R/etc/docker"
+		echo '{"runtimes":{"nvidia":{"args":[],"path":"nvidia-container-runtime"}}}' >"$R/etc/docker/daemon.json"
+		;;
+	"runtime configure --runtime=docker --cdi.enabled")
+		mkdir -p "$R/etc/docker"
+		echo '{"features":{"cdi":true},"runtimes":{"nvidia":{"args":[],"path":"nvidia-container-runtime"}}}' >"$R/etc/docker/daemon.json"
+		;;
+	"cdi generate --output=$R/etc/cdi/nvidia.yaml")
+		if [ ! -r "$R/proc/driver/nvidia/version" ]; then
+			echo "level=error msg=\"failed to generate CDI spec: failed to initialize NVML: ERROR_LIBRARY_NOT_FOUND\"" >&2
+			exit 1
+		fi
+		{
+			echo "cdiVersion: 0.5.0"
+			echo "kind: nvidia.com/gpu"
+			echo "# for: $(head -n1 "$R/proc/driver/nvidia/version")"
+		} >"$R/etc/cdi/nvidia.yaml"
+		;;
+	*) exit 2 ;;
+	esac
 	;;
 
 systemctl)
@@ -139,8 +275,16 @@ systemctl)
 
 dpkg)
 	case "${1:-}" in
-	--print-architecture) echo amd64 ;;
-	--configure) rm -rf "${R:?}/var/lib/dpkg/updates/"* ;;
+	--print-architecture) echo "${FAKE_ARCH:-amd64}" ;;
+	--configure)
+		n=$(($(cat "$S/dpkg-lock-tries" 2>/dev/null || echo 0) + 1))
+		echo "$n" >"$S/dpkg-lock-tries"
+		if ((n <= ${FAKE_DPKG_LOCKED:-0})); then
+			echo "dpkg: error: dpkg frontend lock was locked by another process with pid 4242" >&2
+			exit 2
+		fi
+		rm -rf "${R:?}/var/lib/dpkg/updates/"*
+		;;
 	-i)
 		shift
 		for f in "$@"; do
@@ -163,6 +307,16 @@ dpkg)
 	;;
 
 dpkg-deb)
+	if [ "${1:-}" = -x ]; then
+		name="$(deb_field "$2" Package)"
+		[ -n "$name" ] || exit 2
+		mkdir -p "$3"
+		if [ "$name" = cuda-keyring ]; then
+			mkdir -p "$3/usr/share/keyrings"
+			echo "FAKEKEY developer.download.nvidia.com" >"$3/usr/share/keyrings/cuda-archive-keyring.gpg"
+		fi
+		exit 0
+	fi
 	[ "${1:-}" = -f ] || exit 2
 	v="$(deb_field "$2" "$3")"
 	[ -n "$v" ] || {
@@ -213,6 +367,7 @@ apt-mark)
 		echo "$p set on hold."
 	done ;;
 	showhold) ls "$S/held" ;;
+	unhold) for p in "$@"; do rm -f "$S/held/$p"; done ;;
 	esac
 	;;
 
@@ -254,11 +409,13 @@ apt-get)
 		;;
 	install)
 		todo=()
+		keyring=0
 		for p in "${args[@]:1}"; do
 			case $p in
 			/* | ./*)
 				name="$(deb_field "$p" Package)"
 				todo+=("$name=$(deb_field "$p" Version)")
+				[ "$name" = cuda-keyring ] && keyring=1
 				for d in $(deb_field "$p" Depends | tr ',' ' '); do todo+=("$d=1.0-1"); done
 				continue
 				;;
@@ -269,30 +426,48 @@ apt-get)
 					exit 100
 				fi
 			done
-			need=""
-			case $p in
-			nvidia-open | cuda-drivers) need=cuda- ;;
-			docker-ce | docker-ce-cli | containerd.io | docker-buildx-plugin) need=docker.list ;;
-			nvidia-container-toolkit) need=nvidia-container-toolkit.list ;;
-			linux-headers-* | docker.io | libfake*) ;;
-			*)
-				echo "E: Unable to locate package $p" >&2
-				exit 100
-				;;
-			esac
-			if [ -n "$need" ] && ! grep -q "^$need" "$S/apt-lists" 2>/dev/null; then
+			if ! locatable "$p"; then
 				echo "E: Unable to locate package $p" >&2
 				exit 100
 			fi
 			case $p in
-			nvidia-open)
+			nvidia-open | nvidia-driver-open | cuda-drivers)
+				# NVIDIA's Debian packages depend on packages of Debian's contrib.
+				if grep -q '^ID=debian' "$R/etc/os-release" &&
+					! grep -rqsw contrib "$R/etc/apt/sources.list" "$R/etc/apt/sources.list.d"; then
+					echo "E: Unable to correct problems, you have held broken packages. ($p needs packages from contrib)" >&2
+					exit 100
+				fi
+				;;
+			esac
+			case $p in
+			nvidia-open | nvidia-driver-open)
 				v=590.44.01-1
-				todo+=("nvidia-open=$v" "nvidia-kernel-open-dkms=$v" "libnvidia-compute=$v")
+				todo+=("$p=$v" "nvidia-kernel-open-dkms=$v" "libnvidia-compute=$v")
 				;;
 			cuda-drivers)
 				v=590.44.01-1
-				if grep -qs '^Pin: version 580\.\*' "$R"/etc/apt/preferences.d/*; then v=580.105.08-1; fi
+				if installed nvidia-driver-pinning-580 ||
+					grep -qs '^Pin: version 580\.\*' "$R"/etc/apt/preferences.d/*; then v=580.105.08-1; fi
 				todo+=("cuda-drivers=$v" "nvidia-kernel-dkms=$v" "libnvidia-compute=$v")
+				;;
+			linux-image-[a-z]*)
+				# a kernel metapackage: the flavour's current kernel, booted next time
+				f=${p#linux-image-}
+				case $f in
+				gcp) nk=${FAKE_NEW_KERNEL:-6.8.0-1020-gcp} ;;
+				*) nk=${FAKE_NEW_KERNEL:-6.1.0-28-$f} ;;
+				esac
+				todo+=("$p=1.0-1" "linux-image-$nk=1.0-1")
+				echo "$nk" >"$S/boot-kernel"
+				;;
+			linux-headers-[a-z]*)
+				f=${p#linux-headers-}
+				case $f in
+				gcp) nk=${FAKE_NEW_KERNEL:-6.8.0-1020-gcp} ;;
+				*) nk=${FAKE_NEW_KERNEL:-6.1.0-28-$f} ;;
+				esac
+				todo+=("$p=1.0-1" "linux-headers-$nk=1.0-1")
 				;;
 			*) todo+=("$p=1.0-1") ;;
 			esac
@@ -303,6 +478,13 @@ apt-get)
 			install_pkg "${t%%=*}" "${t#*=}"
 			i=$((i + 1))
 		done
+		if [ "$keyring" = 1 ]; then
+			mkdir -p "$R/usr/share/keyrings" "$R/etc/apt/sources.list.d"
+			echo "FAKEKEY developer.download.nvidia.com" >"$R/usr/share/keyrings/cuda-archive-keyring.gpg"
+			echo "deb [signed-by=/usr/share/keyrings/cuda-archive-keyring.gpg] https://developer.download.nvidia.com/compute/cuda/repos/fake/x86_64/ /" \
+				>"$R/etc/apt/sources.list.d/cuda-fake-x86_64.list"
+		fi
+		dkms_build
 		status "pmstatus:dpkg-exec:100.0000:Running dpkg"
 		;;
 	*) exit 0 ;;
@@ -413,6 +595,9 @@ docker)
 	sub=$1
 	shift
 	case $sub in
+	version)
+		if installed docker-ce; then echo 28.5.1; else echo "${FAKE_DOCKER_IO_VERSION:-20.10.24}"; fi
+		;;
 	info)
 		if [ "$*" = "--format {{json .Runtimes}}" ]; then
 			if [ -e "$S/docker/runtime-nvidia" ]; then
@@ -488,7 +673,7 @@ docker)
 				pub=$2
 				shift
 				;;
-			--label | --restart | --volume | -v | --shm-size | --gpus | -e | --env) shift ;;
+			--label | --restart | --volume | -v | --shm-size | --gpus | --device | -e | --env) shift ;;
 			-*) ;;
 			*)
 				img=$1
@@ -541,7 +726,11 @@ docker)
 		c="$S/docker/c/$1"
 		[ -e "$c/running" ] || exit 1
 		n=0
-		grep -qx -- --gpus "$c/argv" && [ -r "$R/proc/driver/nvidia/version" ] && n=1
+		# The GPU reaches the container as a CDI device: the spec must exist and Docker's
+		# CDI feature be on.
+		grep -qx -- nvidia.com/gpu=all "$c/argv" && [ -s "$R/etc/cdi/nvidia.yaml" ] &&
+			grep -qs '"cdi":true' "$R/etc/docker/daemon.json" &&
+			[ -r "$R/proc/driver/nvidia/version" ] && n=1
 		case $2 in
 		python3) echo "tensorflow $n" ;;
 		nvidia-smi) [ "$n" = 1 ] && echo "GPU 0: Fake GPU" ;;

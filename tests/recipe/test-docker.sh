@@ -25,8 +25,9 @@ sandbox debian12 a100
 step 40-docker apply || fail "apply failed"
 assert "docker.list for bookworm" grep -q 'https://download.docker.com/linux/debian bookworm stable' "$GCLOUD_GPU_SYSROOT/etc/apt/sources.list.d/docker.list"
 
-t "download.docker.com unreachable: the distribution's docker.io"
+t "download.docker.com unreachable: the distribution's docker.io (new enough: Ubuntu's)"
 sandbox ubuntu2204 t4
+export FAKE_DOCKER_IO_VERSION=27.5.1
 FAKE_UNREACHABLE=download.docker.com step 40-docker apply || fail "apply failed"
 assert "docker.io installed" log_has '^apt-get .* install docker.io$'
 assert "no docker.list left behind" [ ! -e "$GCLOUD_GPU_SYSROOT/etc/apt/sources.list.d/docker.list" ]
@@ -38,6 +39,7 @@ sandbox ubuntu2204 t4
 FAKE_APT_FAIL=docker-ce step 40-docker apply || fail "apply failed"
 assert "docker.io after docker-ce" before 'install docker-ce ' 'install docker.io$'
 assert "check passes" step 40-docker check
+unset FAKE_DOCKER_IO_VERSION
 
 t "Docker's key with another fingerprint is refused"
 sandbox ubuntu2204 t4
@@ -64,8 +66,10 @@ step 40-docker apply || fail "apply failed"
 refute "no install" log_has "^apt-get"
 assert "started" log_has '^systemctl enable --now docker$'
 
-t "container toolkit: repository, package, nvidia-ctk, restart, in that order"
+t "container toolkit: repository, package, CDI spec, nvidia-ctk, restart, in that order"
 sandbox ubuntu2204 t4
+kernel_ready
+FAKE_MODPROBE_OK=1 step 20-nvidia-driver apply || fail "driver failed"
 step 40-docker apply || fail "docker failed"
 : >"$SB/calls"
 refute "check fails" step 50-container-toolkit check
@@ -76,7 +80,8 @@ assert "toolkit list with the key and apt's \$(ARCH)" grep -qxF \
 	"$GCLOUD_GPU_SYSROOT/etc/apt/sources.list.d/nvidia-container-toolkit.list"
 assert "key pinned" log_has '^gpg .*--show-keys '
 assert "update, then install" before '^apt-get .* update$' '^apt-get .* install nvidia-container-toolkit$'
-assert "install, then configure" before 'install nvidia-container-toolkit$' '^nvidia-ctk runtime configure --runtime=docker$'
+assert "install, then the CDI spec" before 'install nvidia-container-toolkit$' "^nvidia-ctk cdi generate --output=$GCLOUD_GPU_SYSROOT/etc/cdi/nvidia.yaml$"
+assert "the spec, then configure with CDI" before '^nvidia-ctk cdi generate' '^nvidia-ctk runtime configure --runtime=docker --cdi.enabled$'
 assert "configure, then restart" before '^nvidia-ctk runtime configure' '^systemctl restart docker$'
 refute "no nvidia-docker2" log_has "nvidia-docker"
 assert "check passes" step 50-container-toolkit check

@@ -52,26 +52,51 @@ assert "mixed T4 + V100 is proprietary" [ "$(bash "$GCLOUD_GPU_RELEASE/steps/20-
 t "a T4, an L4, an A100 get the open kernel modules (nvidia-open), not cuda-drivers"
 for gpu in t4 l4 a100 h100; do
 	sandbox ubuntu2204 "$gpu"
+	kernel_ready
 	rc=0
 	step 20-nvidia-driver apply || rc=$?
 	assert "$gpu: exit 100 after the install (got $rc)" [ "$rc" = 100 ]
-	assert "$gpu: installs nvidia-open" log_has '^apt-get .* install linux-headers-[^ ]+ nvidia-open$'
+	assert "$gpu: installs nvidia-open" log_has '^apt-get .* install nvidia-open$'
 	refute "$gpu: does not install cuda-drivers" log_has "install.*cuda-drivers"
 	assert "$gpu: no branch lock for the open modules" [ ! -e "$GCLOUD_GPU_SYSROOT/etc/apt/preferences.d/gcloud-gpu-nvidia-driver" ]
 done
 
-t "a V100 and a P100 get the proprietary modules, locked to branch 580"
+t "a V100 and a P100 get the proprietary modules, locked to branch 580 by NVIDIA's pinning package"
 for gpu in v100 p100; do
 	sandbox debian12 "$gpu"
+	kernel_ready
 	rc=0
 	step 20-nvidia-driver apply || rc=$?
 	assert "$gpu: exit 100 after the install (got $rc)" [ "$rc" = 100 ]
-	assert "$gpu: installs cuda-drivers" log_has '^apt-get .* install linux-headers-[^ ]+ cuda-drivers$'
+	assert "$gpu: installs cuda-drivers" log_has '^apt-get .* install cuda-drivers$'
+	assert "$gpu: the pinning package first" before '^apt-get .* install nvidia-driver-pinning-580$' '^apt-get .* install cuda-drivers$'
 	refute "$gpu: does not install nvidia-open" log_has "install.*nvidia-open"
-	pin="$GCLOUD_GPU_SYSROOT/etc/apt/preferences.d/gcloud-gpu-nvidia-driver"
-	assert "$gpu: branch lock written" grep -q '^Pin: version 580\.\*$' "$pin"
+	assert "$gpu: no hand-written lock" [ ! -e "$GCLOUD_GPU_SYSROOT/etc/apt/preferences.d/gcloud-gpu-nvidia-driver" ]
 	assert "$gpu: the 580 branch is what got installed" grep -q '^580\.' "$FAKE_STATE/pkgs/cuda-drivers"
 done
+
+t "a repository without the pinning package: the branch is locked by apt preferences"
+sandbox ubuntu2204 v100
+kernel_ready
+FAKE_GONE=nvidia-driver-pinning-580 step 20-nvidia-driver apply || true
+pin="$GCLOUD_GPU_SYSROOT/etc/apt/preferences.d/gcloud-gpu-nvidia-driver"
+assert "branch lock written" grep -q '^Pin: version 580\.\*$' "$pin"
+assert "the 580 branch is what got installed" grep -q '^580\.' "$FAKE_STATE/pkgs/cuda-drivers"
+
+t "Ubuntu 24.04 gets nvidia-driver-open (NVIDIA's name from 590 on), 22.04 and Debian nvidia-open"
+sandbox ubuntu2404 l4
+kernel_ready
+step 20-nvidia-driver apply || true
+assert "24.04: nvidia-driver-open" log_has '^apt-get .* install nvidia-driver-open$'
+assert "24.04: held" [ -e "$FAKE_STATE/held/nvidia-driver-open" ]
+sandbox ubuntu2404 l4
+kernel_ready
+FAKE_GONE=nvidia-driver-open step 20-nvidia-driver apply || true
+assert "24.04, a repository without it: nvidia-open" log_has '^apt-get .* install nvidia-open$'
+sandbox debian12 l4
+kernel_ready
+step 20-nvidia-driver apply || true
+assert "debian12: nvidia-open" log_has '^apt-get .* install nvidia-open$'
 
 t "a K80 is refused, clearly, and nothing is installed"
 sandbox ubuntu2204 k80

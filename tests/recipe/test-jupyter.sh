@@ -18,9 +18,10 @@ argv_has() { grep -qxF -- "$1" "$FAKE_STATE/docker/c/$C/argv"; }
 # argv_pair A B: the container's command line holds A immediately followed by B.
 argv_pair() { grep -A1 -xF -- "$1" "$FAKE_STATE/docker/c/$C/argv" | tail -n1 | grep -qxF -- "$2"; }
 
-t "the container: --gpus all, --restart unless-stopped, 127.0.0.1:8888, env-file, notebooks"
+t "the container: the GPU as a CDI device, --restart unless-stopped, 127.0.0.1:8888, env-file, notebooks"
 up ubuntu2204 t4
-assert "--gpus all" argv_pair --gpus all
+assert "--device nvidia.com/gpu=all" argv_pair --device nvidia.com/gpu=all
+refute "not the legacy --gpus" argv_has --gpus
 assert "--restart unless-stopped" argv_pair --restart unless-stopped
 assert "published on loopback only" argv_pair --publish 127.0.0.1:8888:8888
 assert "no other publish" [ "$(grep -cxE -- '--publish|-p' "$FAKE_STATE/docker/c/$C/argv")" = 1 ]
@@ -115,6 +116,7 @@ run_recipe || fail "dry run failed: $(cat "$SB/failed")"
 unset GG_ALLOW_NO_GPU
 assert "driver step skipped" grep -qx 20-nvidia-driver "$SB/skipped"
 refute "no --gpus" argv_has --gpus
+refute "no GPU device" argv_has --device
 assert "still loopback only" argv_pair --publish 127.0.0.1:8888:8888
 
 done_testing

@@ -5,7 +5,7 @@
 # shellcheck source-path=SCRIPTDIR source=harness.sh
 . "$(dirname "${BASH_SOURCE[0]}")/harness.sh"
 
-MUTATING='^(apt-get .* (install|update)|dpkg (-i|--configure)|apt-mark hold|docker (run|rm|build|pull|image rm)|systemctl (enable|start|restart)|nvidia-ctk|modprobe|curl .* -o /[^d])'
+MUTATING='^(apt-get .* (install|update)|dpkg (-i|--configure)|apt-mark hold|docker (run|rm|build|pull|image rm)|systemctl (enable|start|restart)|nvidia-ctk|dkms autoinstall|modprobe|curl .* -o /[^d])'
 
 # twice OS GPU: run the recipe on a fresh sandbox, then again; the second run must
 # skip every step and change nothing.
@@ -18,7 +18,7 @@ twice() {
 	: >"$SB/calls"
 	run_recipe || fail "$1/$2: second run failed at $(cat "$SB/failed")"
 	assert "$1/$2: second run applied nothing ($(tr '\n' ' ' <"$SB/applied"))" [ ! -s "$SB/applied" ]
-	assert "$1/$2: second run skipped all eight steps" [ "$(wc -l <"$SB/skipped")" = 8 ]
+	assert "$1/$2: second run skipped all nine steps" [ "$(wc -l <"$SB/skipped")" = 9 ]
 	assert "$1/$2: second run changed no file" [ "$(snapshot)" = "$s1" ]
 	if grep -E "$MUTATING" "$SB/calls"; then
 		fail "$1/$2: second run ran commands that change the machine (above)"
@@ -28,15 +28,17 @@ twice() {
 t "Ubuntu 22.04 + T4: the order of installs"
 sandbox ubuntu2204 t4
 run_recipe || fail "recipe failed at $(cat "$SB/failed")"
-assert "driver repo, then driver" before '^dpkg -i .*cuda-keyring' 'install linux-headers-.* nvidia-open$'
-assert "driver, then docker" before 'install linux-headers-.* nvidia-open$' 'install docker-ce '
+assert "kernel headers, then driver repo" before 'install linux-headers-6\.8\.0-1015-gcp$' 'install /.*cuda-keyring'
+assert "driver repo, then driver" before 'install /.*cuda-keyring' 'install nvidia-open$'
+assert "driver, then docker" before 'install nvidia-open$' 'install docker-ce '
 assert "docker, then toolkit" before 'install docker-ce ' 'install nvidia-container-toolkit$'
-assert "toolkit, then runtime configured" before 'install nvidia-container-toolkit$' '^nvidia-ctk runtime configure --runtime=docker$'
-assert "runtime, then image" before '^nvidia-ctk ' '^docker build '
+assert "toolkit, then the CDI spec" before 'install nvidia-container-toolkit$' '^nvidia-ctk cdi generate '
+assert "the CDI spec, then Docker's CDI on" before '^nvidia-ctk cdi generate ' '^nvidia-ctk runtime configure --runtime=docker --cdi.enabled$'
+assert "runtime, then image" before '^nvidia-ctk runtime' '^docker build '
 assert "image, then container" before '^docker build ' '^docker run '
 assert "container, then verification" before '^docker run ' '^docker exec gcloud-gpu-jupyter python3 '
 assert "applied: driver, reboot, then the rest" \
-	[ "$(tr '\n' ' ' <"$SB/applied")" = "20-nvidia-driver reboot 40-docker 50-container-toolkit 60-image 70-jupyter " ]
+	[ "$(tr '\n' ' ' <"$SB/applied")" = "15-kernel 20-nvidia-driver reboot 40-docker 50-container-toolkit 60-image 70-jupyter " ]
 assert "exactly one reboot" [ "$(grep -c reboot "$SB/applied")" = 1 ]
 assert "preflight and verify passed as checks" grep -qx 80-verify "$SB/skipped"
 
@@ -75,7 +77,7 @@ for f in "$GG_SOURCE_DIR"/payloads/steps/*.sh; do
 	*) fail "unexpected file in steps/: ${f##*/}" ;;
 	esac
 done
-assert "the eight steps" [ "$(steps_in_order | tr '\n' ' ')" = "10-preflight 20-nvidia-driver 30-cudnn 40-docker 50-container-toolkit 60-image 70-jupyter 80-verify " ]
+assert "the nine steps" [ "$(steps_in_order | tr '\n' ' ')" = "10-preflight 15-kernel 20-nvidia-driver 30-cudnn 40-docker 50-container-toolkit 60-image 70-jupyter 80-verify " ]
 
 t "steps run by hand without fd 3 still work"
 sandbox ubuntu2204 t4

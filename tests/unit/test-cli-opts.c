@@ -86,7 +86,13 @@ static void test_ssh_targets(void **state)
 	assert_int_equal(t.port, 2222);
 	assert_int_equal(target_parse_ssh("10.0.0.5", &t, &cause), 0);
 	assert_null(t.user);
-	assert_int_equal(t.port, 22);
+	/* No port given: 0, so that ~/.ssh/config's Port (or 22) applies. */
+	assert_int_equal(t.port, 0);
+	/* An ssh:// URL, with or without its trailing slash. */
+	assert_int_equal(target_parse_ssh("ssh://carol@vm.example:2201/", &t, &cause), 0);
+	assert_string_equal(t.user, "carol");
+	assert_string_equal(t.host, "vm.example");
+	assert_int_equal(t.port, 2201);
 	assert_int_equal(target_parse_ssh("root@[::1]:22022", &t, &cause), 0);
 	assert_string_equal(t.host, "::1");
 	assert_int_equal(t.port, 22022);
@@ -110,10 +116,22 @@ static void test_resolve(void **state)
 	a.identity = "/k";
 	assert_int_equal(target_resolve(&a, &t, &cause), 0);
 	assert_string_equal(t.name, "bob@h:2200");
-	assert_string_equal(t.cli_arg, "--ssh bob@h:2200");
+	/* The hint names the target with every option that reached it. */
+	assert_string_equal(t.cli_arg, "--ssh bob@h:2200 -i /k");
 	assert_string_equal(t.ssh.identity, "/k");
 	assert_int_equal(t.ssh.port, 2200);
 	target_release(&t);
+	a.identity = "/my keys/id";
+	a.known_hosts = "/kh";
+	a.port = 2222;
+	assert_int_equal(target_resolve(&a, &t, &cause), 0);
+	assert_string_equal(t.cli_arg, "--ssh bob@h:2200 -p 2222 -i \"/my keys/id\" --known-hosts /kh");
+	assert_int_equal(t.ssh.port, 2222);
+	target_release(&t);
+	a.identity = "/k.pub";
+	assert_int_equal(target_resolve(&a, &t, &cause), GG_EXIT_USAGE);
+	assert_non_null(strstr(cause, "public half"));
+	a.identity = NULL;
 	a.vm = "my-vm";
 	assert_int_equal(target_resolve(&a, &t, &cause), GG_EXIT_USAGE);
 	free(cause);

@@ -3,6 +3,7 @@
  * precedence, the insert body, quota metric names, the error lines, base64url and
  * the service-account JWT's shape.
  */
+#include <ctype.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -80,8 +81,85 @@ static void test_quota_metric(void **state)
 	m = gce_gpu_quota_metric("nvidia-a100-80gb", 1);
 	assert_string_equal(m, "PREEMPTIBLE_NVIDIA_A100_80GB_GPUS");
 	free(m);
-	assert_string_equal(gce_machine_type_for("nvidia-l4"), "g2-standard-8");
-	assert_string_equal(gce_machine_type_for("nvidia-tesla-t4"), "n1-standard-8");
+	/* Not derived from the type name: the quota page's names (issue 20, #3). */
+	m = gce_gpu_quota_metric("nvidia-h100-80gb", 0);
+	assert_string_equal(m, "NVIDIA_H100_GPUS");
+	free(m);
+	m = gce_gpu_quota_metric("nvidia-h100-mega-80gb", 1);
+	assert_string_equal(m, "PREEMPTIBLE_NVIDIA_H100_MEGA_GPUS");
+	free(m);
+	m = gce_gpu_quota_metric("nvidia-h200-141gb", 0);
+	assert_string_equal(m, "NVIDIA_H200_GPUS");
+	free(m);
+	assert_null(gce_gpu_quota_metric("nvidia-future-gpu", 0));
+}
+
+static void test_machine_type(void **state)
+{
+	assert_string_equal(gce_machine_type_for("nvidia-l4", 1), "g2-standard-8");
+	assert_string_equal(gce_machine_type_for("nvidia-l4", 2), "g2-standard-24");
+	assert_string_equal(gce_machine_type_for("nvidia-tesla-t4", 1), "n1-standard-8");
+	assert_string_equal(gce_machine_type_for("nvidia-tesla-t4", 4), "n1-standard-32");
+	assert_string_equal(gce_machine_type_for("nvidia-tesla-a100", 16), "a2-megagpu-16g");
+	assert_string_equal(gce_machine_type_for("nvidia-h200-141gb", 8), "a3-ultragpu-8g");
+	/* A count the family does not come in, an unknown type, the K80: none. */
+	assert_null(gce_machine_type_for("nvidia-l4", 3));
+	assert_null(gce_machine_type_for("nvidia-h100-mega-80gb", 1));
+	assert_null(gce_machine_type_for("nvidia-future-gpu", 1));
+	assert_null(gce_machine_type_for("nvidia-tesla-k80", 1));
+}
+
+static void test_endpoint_and_request_id(void **state)
+{
+	char id[37], other[37], *u;
+	int i;
+
+	u = gce_endpoint_url(NULL);
+	assert_string_equal(u, GCE_DEFAULT_ENDPOINT);
+	free(u);
+	u = gce_endpoint_url("http://127.0.0.1:8080/compute/v1/");
+	assert_string_equal(u, "http://127.0.0.1:8080/compute/v1/");
+	free(u);
+	u = gce_endpoint_url("https://proxy.example/compute/beta");
+	assert_string_equal(u, "https://proxy.example/compute/beta/");
+	free(u);
+	/* A host alone: gcloud appends the API's own path (issue 20, #12). */
+	u = gce_endpoint_url("http://127.0.0.1:8080/");
+	assert_string_equal(u, "http://127.0.0.1:8080/compute/v1/");
+	free(u);
+	u = gce_endpoint_url("http://127.0.0.1:8080");
+	assert_string_equal(u, "http://127.0.0.1:8080/compute/v1/");
+	free(u);
+	gce_request_id(id);
+	gce_request_id(other);
+	assert_int_equal(strlen(id), 36);
+	assert_string_not_equal(id, other);
+	for (i = 0; i < 36; i++)
+		assert_true(i == 8 || i == 13 || i == 18 || i == 23 ? id[i] == '-'
+								      : isxdigit((unsigned char)id[i]));
+	assert_int_equal(id[14], '4');
+	assert_non_null(strchr("89ab", id[19]));
+}
+
+static void test_ssh_user(void **state)
+{
+	char *u;
+
+	/* Kept as it is, as gcloud does (issue 20, #14). */
+	setenv("USER", "Student.Name", 1);
+	u = gce_ssh_user("someone@example.com");
+	assert_string_equal(u, "Student.Name");
+	free(u);
+	/* Not ASCII: the account's name, as gaia.py maps it. */
+	setenv("USER", "j\xc3\xbcrgen", 1);
+	u = gce_ssh_user("J.Doe+gpu@example.com");
+	assert_string_equal(u, "j_doe_gpu");
+	free(u);
+	u = gce_ssh_user("9lives@example.com");
+	assert_string_equal(u, "g9lives");
+	free(u);
+	assert_null(gce_ssh_user(NULL));
+	unsetenv("USER");
 }
 
 static void test_insert_body(void **state)
@@ -137,6 +215,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_config_precedence),
 		cmocka_unit_test(test_quota_metric),
+		cmocka_unit_test(test_machine_type),
+		cmocka_unit_test(test_endpoint_and_request_id),
+		cmocka_unit_test(test_ssh_user),
 		cmocka_unit_test(test_insert_body),
 		cmocka_unit_test(test_error_lines),
 		cmocka_unit_test(test_base64url_and_jwt),

@@ -15,7 +15,9 @@
 
 #include "fsutil.h"
 #include "journal.h"
+#include "plan.h"
 #include "runner.h"
+#include "step.h"
 
 static void test_step_paths(void **state)
 {
@@ -50,6 +52,60 @@ static void test_progress_lines(void **state)
 	assert_int_equal(gg_parse_progress("progress 5x", &pct, &msg), -1);
 	assert_int_equal(gg_parse_progress("progres 5", &pct, &msg), -1);
 	assert_int_equal(gg_parse_progress("", &pct, &msg), -1);
+}
+
+/* The needs a header gives step index i of names, as one string "a,b"; or the error. */
+static char names[4][GG_MANIFEST_MAX_COMPONENT + 1] = { "10-a", "20-b", "30-c", "40-d" };
+
+static char *needs_of(const char *header, int index)
+{
+	static char out[512];
+	char *cause = NULL;
+	json_t *needs = NULL, *v;
+	size_t i;
+
+	out[0] = '\0';
+	if (gg_plan_step_header(names[index], header, strlen(header), index, names, 4, &needs,
+				&cause) != 0) {
+		snprintf(out, sizeof out, "error: %s", cause);
+		free(cause);
+		return out;
+	}
+	json_array_foreach(needs, i, v)
+		snprintf(out + strlen(out), sizeof out - strlen(out), "%s%s", i > 0 ? "," : "",
+			 json_string_value(v));
+	json_decref(needs);
+	return out;
+}
+
+static void test_step_headers(void **state)
+{
+	/* No line: the step before it (none for the first). */
+	assert_string_equal(needs_of("#!/bin/sh\necho hi\n", 0), "");
+	assert_string_equal(needs_of("#!/bin/sh\n# a comment\n\necho hi\n", 2), "20-b");
+	/* Names with spaces or commas, lines adding up, CRLF, `# needs:` alone for none. */
+	assert_string_equal(needs_of("#!/bin/bash\n# needs: 10-a, 20-b\n#needs:40-d\n", 2),
+			    "10-a,20-b,40-d");
+	assert_string_equal(needs_of("#!/bin/bash\r\n# needs: 10-a\r\n", 3), "10-a");
+	assert_string_equal(needs_of("#!/bin/bash\n# needs:\n", 3), "");
+	/* Only the header counts: a needs line after the first command is a comment. */
+	assert_string_equal(needs_of("#!/bin/bash\nset -e\n# needs: 40-d\n", 1), "10-a");
+	/* A later step may be needed. */
+	assert_string_equal(needs_of("#!/bin/bash\n# needs: 40-d\n", 1), "40-d");
+	assert_string_equal(needs_of("echo no interpreter\n", 1),
+			    "error: recipe refused: step '20-b' has no '#!' first line; start it with "
+			    "one (e.g. '#!/bin/bash'): steps run through their own interpreter");
+	assert_string_equal(needs_of("", 0),
+			    "error: recipe refused: step '10-a' has no '#!' first line; start it with "
+			    "one (e.g. '#!/bin/bash'): steps run through their own interpreter");
+	assert_string_equal(needs_of("#!/bin/sh\n# needs: 50-e\n", 1),
+			    "error: recipe refused: step '20-b' needs '50-e', which is not a step of the "
+			    "recipe; name a step as its file is named, without .sh");
+	assert_string_equal(needs_of("#!/bin/sh\n# needs: 20\n", 0),
+			    "error: recipe refused: step '10-a' needs '20', which is not a step of the "
+			    "recipe; name a step as its file is named, without .sh");
+	assert_string_equal(needs_of("#!/bin/sh\n# needs: 30-c\n", 2),
+			    "error: recipe refused: step '30-c' needs itself");
 }
 
 static void test_journal_seq_survives_a_torn_line(void **state)
@@ -90,6 +146,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_step_paths),
 		cmocka_unit_test(test_progress_lines),
+		cmocka_unit_test(test_step_headers),
 		cmocka_unit_test(test_journal_seq_survives_a_torn_line),
 	};
 

@@ -35,7 +35,8 @@
 #   vm_reboot               `systemctl reboot` in the VM, wait for a new boot id
 #   vm_poweroff             `systemctl poweroff`, wait until nspawn exited 0
 #   vm_boot                 boot a powered-off VM again (same disk: the upper layer)
-#   vm_forward PORT         forward a new host loopback port to the VM's PORT; prints it
+#   vm_forward PORT [HOST]  forward a host loopback port (HOST if free, else a new one)
+#                           to the VM's PORT; prints it
 #   vm_stop                 stop everything by PID (also run by the EXIT trap)
 #   vm_boots                how many times nspawn has started this VM since vm_boot
 #   vm_cli_env              a private HOME and XDG dirs for gcloud-gpu, the helper of
@@ -43,6 +44,20 @@
 #   vm_target [USER]        VM_TARGET=(--ssh USER@127.0.0.1:VM_PORT -i ... --known-hosts
 #                           ...) for gcloud-gpu; USER root (default) or gg
 #   vm_journal_unit UNIT    the VM's journal of UNIT since this boot
+#   vm_docker_base_image NAME  the stand-in for a registry: once Docker runs in the VM
+#                           (installed by the recipe), the cached minbase tree is
+#                           `docker import`ed as NAME, before `systemctl start docker`
+#                           returns (an ExecStartPost drop-in).  Needs the VM started
+#                           with vm_start_with_base.
+#   vm_browse URL OUT       headless Chromium loads URL (its scripts run) with a fresh
+#                           profile (no cookie of an earlier visit) and writes the DOM it
+#                           ends with to OUT; in a PID namespace of its own, so that none
+#                           of its helpers (crashpad) outlives it
+#   vm_start_with_base      vm_start with the cached minbase tarball bound read-only
+#                           at /var/cache/gg-test/base.tar in the VM
+#
+# GG_VM_NSPAWN_EXTRA (read by vm_start): more systemd-nspawn options for this VM, kept
+# for its later boots (vm_start_with_base uses it for the bind mount).
 #
 # Processes are stopped by PID (the EXIT trap calls vm_stop), the VM's own processes
 # through the cgroup made for it.  A record in /run/gg-vm/ names the PIDs (with their
@@ -55,6 +70,8 @@ GG_VM_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 VM_USER_SUDO=gg
 vm_sup_pid=
 vm_slirp_pid=
+vm_lower=
+vm_extra=
 vm_cgroups=()
 
 vm_die() {
@@ -236,12 +253,17 @@ print(s.recv(65536).decode())
 PY
 }
 
-# vm_forward GUEST_PORT: a new 127.0.0.1 port of the host forwarded to the VM's
-# GUEST_PORT; prints the host port.
+# vm_forward GUEST_PORT [HOST_PORT]: a 127.0.0.1 port of the host (HOST_PORT when it
+# is free, else a new one) forwarded to the VM's GUEST_PORT; prints the host port.
 vm_forward() {
-	local guest=$1 port reply
-	for _ in 1 2 3 4 5; do
-		port=$(_vm_free_port)
+	local guest=$1 port reply try
+	for try in 1 2 3 4 5; do
+		# The port it had before a power-off first: a target keeps its name.
+		if [ "$try" = 1 ] && [ -n "${2:-}" ]; then
+			port=$2
+		else
+			port=$(_vm_free_port)
+		fi
 		reply=$(_vm_slirp_api "{\"execute\":\"add_hostfwd\",\"arguments\":{\"proto\":\"tcp\",\"host_addr\":\"127.0.0.1\",\"host_port\":$port,\"guest_port\":$guest}}") || continue
 		case $reply in *'"return"'*'"id"'*) printf '%s\n' "$port"; return 0 ;; esac
 	done
@@ -313,13 +335,13 @@ vm_wait_ssh() {
 			return 0
 		fi
 		if [ -n "$vm_sup_pid" ] && ! kill -0 "$vm_sup_pid" 2>/dev/null; then
-			echo "vm: the VM stopped while booting; its console:" >&2
-			tail -n 30 "$VM_DIR/console.log" >&2
+			vm_die "systemd-nspawn stopped while booting it (its console follows)"
+			tail -n 30 "$VM_DIR/console.log" "$VM_DIR/supervisor.log" >&2
 			return 1
 		fi
 		sleep 0.5
 	done
-	echo "vm: its sshd did not answer within ${1:-180} s; its console:" >&2
+	vm_die "its sshd did not answer within ${1:-180} s of the boot (its console follows)"
 	tail -n 30 "$VM_DIR/console.log" >&2
 	return 1
 }
@@ -330,13 +352,14 @@ vm_boots() { cat "$VM_DIR/boots"; }
 # Start the supervisor in the VM's cgroups and namespaces, attach slirp4netns, forward
 # sshd, record the PIDs for the reaper and wait for SSH.
 vm_boot() {
-	local root=$1 cg=gg-vm-${VM_DIR##*.}
+	local root=${1:-$vm_lower} cg=gg-vm-${VM_DIR##*.}
 	_vm_cgroup_make "$cg" || return 1
 	rm -f "$VM_DIR/exit"
 	(
 		for h in "${vm_cgroups[@]}"; do
 			echo "$BASHPID" >"$h/cgroup.procs"
 		done
+		export GG_VM_NSPAWN_EXTRA=$vm_extra
 		exec unshare --net --mount --propagation private -- \
 			"$GG_VM_LIB_DIR/nspawn-boot.sh" "$VM_DIR" "$root"
 	) </dev/null >>"$VM_DIR/supervisor.log" 2>&1 &
@@ -365,7 +388,7 @@ vm_boot() {
 		sleep 0.1
 	done
 	[ -S "$VM_DIR/slirp.sock" ] || { cat "$VM_DIR/slirp.log" >&2; vm_die "slirp4netns did not start"; return 1; }
-	VM_PORT=$(vm_forward 22) || return 1
+	VM_PORT=$(vm_forward 22 "${VM_PORT:-}") || return 1
 	_vm_ssh_files
 	vm_wait_ssh
 }
@@ -377,10 +400,29 @@ vm_start() {
 	_vm_reap
 	root=$(vm_image) || return 1
 	VM_DIR=$(mktemp -d "$TEST_DIR/vm.XXXXXX")
+	VM_PORT=
+	vm_lower=$root
+	vm_extra=${GG_VM_NSPAWN_EXTRA:-}
 	mkdir -p "$VM_DIR/upper"
 	_vm_keys "$root" || return 1
 	trap 'vm_stop; test_cleanup' EXIT
 	vm_boot "$root"
+}
+
+vm_start_with_base() {
+	local base
+	vm_require || return 1
+	base=$(vm_base_image) || return 1
+	GG_VM_NSPAWN_EXTRA="--bind-ro=$base:/var/cache/gg-test/base.tar" vm_start
+}
+
+vm_docker_base_image() {
+	vm_ssh "mkdir -p /etc/systemd/system/docker.service.d && cat >/etc/systemd/system/docker.service.d/gg-test-base.conf" <<CONF
+# Written by the gcloud-gpu VM tests (tests/vm/lib-vm.sh): the stand-in for pulling
+# the Dockerfile's base image from a registry, which this test machine cannot reach.
+[Service]
+ExecStartPost=/bin/sh -c 'docker image inspect $1 >/dev/null 2>&1 || docker import /var/cache/gg-test/base.tar $1'
+CONF
 }
 
 # vm_reboot: reboot from inside and wait for the VM to answer with a new boot id.
@@ -462,4 +504,13 @@ vm_target() {
 
 vm_journal_unit() {
 	vm_ssh "journalctl -b --no-pager -o cat -u '$1'"
+}
+
+vm_browse() {
+	local url=$1 out=$2 profile
+	profile=$(mktemp -d "$TEST_DIR/chromium.XXXXXX")
+	HOME=$profile timeout 120 unshare --pid --fork --kill-child -- \
+		chromium --headless --no-sandbox --disable-gpu --no-first-run --disable-breakpad \
+		--user-data-dir="$profile" --virtual-time-budget=10000 --dump-dom "$url" \
+		>"$out" 2>"$out.err"
 }

@@ -55,7 +55,7 @@ test_expect_success 'root: systemd ran the boot unit after the reboot (the journ
 
 test_expect_success 'root: the plan is done and the boot unit is gone' '
 	"$GG_CLI" status "${VM_TARGET[@]}" >"$TEST_DIR/status" 2>&1 &&
-	test_grep "^state    done" "$TEST_DIR/status" &&
+	test_grep "^plan  *done" "$TEST_DIR/status" &&
 	test_grep "15-reboot  *done" "$TEST_DIR/status" &&
 	vm_ssh "! ls /etc/systemd/system/gcloud-gpu-resume.service /etc/systemd/system/multi-user.target.wants/gcloud-gpu-resume.service 2>/dev/null"
 '
@@ -66,7 +66,7 @@ test_expect_success 'sudo user gg: the same across a second real reboot' '
 	test_grep "Finished gcloud-gpu-resume.service" "$TEST_DIR/journal-gg" &&
 	! grep "Failed to start gcloud-gpu-resume.service" "$TEST_DIR/journal-gg" &&
 	"$GG_CLI" status "${VM_TARGET[@]}" >"$TEST_DIR/status-gg" 2>&1 &&
-	test_grep "^state    done" "$TEST_DIR/status-gg" &&
+	test_grep "^plan  *done" "$TEST_DIR/status-gg" &&
 	vm_ssh "! ls /etc/systemd/system/gcloud-gpu-resume.service 2>/dev/null"
 '
 
