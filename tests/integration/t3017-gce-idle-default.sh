@@ -21,7 +21,7 @@ test_expect_success 'a VM without the label: push sets no idle stop' '
 	test_grep "^done: the plan finished" "$TEST_DIR/push1" &&
 	[ ! -e "$TEST_DIR/vm/idle.json" ] &&
 	gg status node-name >"$TEST_DIR/status1" 2>&1 &&
-	test_grep "^idle     stop off" "$TEST_DIR/status1"
+	test_grep "^idle  *stop off" "$TEST_DIR/status1"
 '
 
 test_expect_success 'a VM labelled gcloud-gpu=managed: push sets 60 minutes' '
@@ -30,7 +30,7 @@ test_expect_success 'a VM labelled gcloud-gpu=managed: push sets 60 minutes' '
 	jq -e ".period == 3600" "$TEST_DIR/vm/idle.json" &&
 	[ -L "$TEST_DIR/units/timers.target.wants/gcloud-gpu-idle.timer" ] &&
 	gg status node-name >"$TEST_DIR/status2" 2>&1 &&
-	test_grep "^idle     stop after 60 min without use" "$TEST_DIR/status2"
+	test_grep "^idle  *stop after 60 min without use" "$TEST_DIR/status2"
 '
 
 test_expect_success 'what the user chose stays: 2h, then off, survive later pushes' '

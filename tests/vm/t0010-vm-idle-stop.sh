@@ -159,7 +159,7 @@ test_expect_success 'booted again: logs say why it went down; idle-stop off remo
 	! vm_ssh "systemctl is-active gcloud-gpu-idle.timer" &&
 	vm_ssh "! ls /etc/systemd/system/gcloud-gpu-idle.timer /etc/systemd/system/timers.target.wants/gcloud-gpu-idle.timer 2>/dev/null" &&
 	gg status "${VM_TARGET[@]}" >"$TEST_DIR/status" &&
-	test_grep "^idle     stop off" "$TEST_DIR/status"
+	test_grep "^idle  *stop off" "$TEST_DIR/status"
 '
 
 test_done
