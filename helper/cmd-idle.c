@@ -194,7 +194,10 @@ int cmd_idle_set(struct helper_context *ctx, int argc, char **argv, char **cause
 		return r;
 	if (if_unset && (old = load(ctx->root, IDLE_CONFIG)) != NULL) {
 		json_decref(old);
-		return 0; /* someone chose already, off included */
+		/* Someone chose already, off included; the CLI records a label only for a
+		 * setting made now, so it is told. */
+		fputs("kept\n", stdout);
+		return 0;
 	}
 	if (strcmp(argv[1], "off") == 0)
 		return idle_off(ctx->root, cause);

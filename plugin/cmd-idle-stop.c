@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "error.h"
 #include "fleet.h"
+#include "gce-fleet.h"
 #include "idle-stop.h"
 #include "opts.h"
 #include "remote.h"
@@ -32,10 +33,26 @@ const char cli_help_idle_stop[] =
 
 enum { IDLE_DEFAULT_S = 3600 };
 
+/* The label value for a period: "off", or the largest whole unit ("45m", "2h", "1d"). */
+static const char *idle_label(long seconds, char *buf, size_t size)
+{
+	if (seconds == 0)
+		return "off";
+	if (seconds % 86400 == 0)
+		snprintf(buf, size, "%ldd", seconds / 86400);
+	else if (seconds % 3600 == 0)
+		snprintf(buf, size, "%ldh", seconds / 3600);
+	else if (seconds % 60 == 0)
+		snprintf(buf, size, "%ldm", seconds / 60);
+	else
+		snprintf(buf, size, "%lds", seconds);
+	return buf;
+}
+
 int idle_stop_apply(struct remote *r, long seconds, int if_unset, char **cause)
 {
 	struct gg_buf out = GG_BUF_INIT;
-	char *args;
+	char *args, label[32];
 	int rc;
 
 	if (seconds == 0)
@@ -43,6 +60,11 @@ int idle_stop_apply(struct remote *r, long seconds, int if_unset, char **cause)
 	else
 		xasprintf(&args, "idle-set %ld%s", seconds, if_unset ? " --if-unset" : "");
 	rc = remote_helper(r, args, NULL, 0, REMOTE_ANSWER_MAX, &out, cause);
+	/* What `list` shows without connecting; --if-unset may have kept another choice
+	 * (the helper then answers "kept"). */
+	if (rc == 0 && !(if_unset && out.len > 0))
+		target_record_label(r->target, GCE_LABEL_IDLE_STOP, idle_label(seconds, label,
+									  sizeof label));
 	gg_buf_release(&out);
 	free(args);
 	return rc;

@@ -82,7 +82,13 @@ enum {
 	FLEET_OPT_JSON,
 	FLEET_OPT_YES,
 	FLEET_OPT_PAYLOAD,
-	FLEET_OPT_PASSED, /* a command's own option (with its value if any): passed on */
+	/*
+	 * A command's own options (with their value if any): passed on as written.  Each
+	 * has its own id, which is how the name to pass on is found again.
+	 */
+	FLEET_OPT_TIMEOUT,
+	FLEET_OPT_DRY_RUN,
+	FLEET_OPT_IDLE_STOP,
 };
 
 /*
@@ -96,8 +102,9 @@ static const struct opt_spec fleet_options[] = {
 	{ "json", 0, 0, FLEET_OPT_JSON },
 	{ "yes", 'y', 0, FLEET_OPT_YES },
 	{ "payload", 'p', 1, FLEET_OPT_PAYLOAD },
-	{ "timeout", 0, 1, FLEET_OPT_PASSED },
-	{ "dry-run", 0, 0, FLEET_OPT_PASSED },
+	{ "timeout", 0, 1, FLEET_OPT_TIMEOUT },
+	{ "dry-run", 0, 0, FLEET_OPT_DRY_RUN },
+	{ "idle-stop", 0, 1, FLEET_OPT_IDLE_STOP },
 	{ NULL, 0, 0, 0 },
 };
 
