@@ -123,25 +123,15 @@ static int install_timer(struct helper_context *ctx, const char *dir, char **cau
 					    GG_ENV_JUPYTER_URL, GG_ENV_UTMP_FILE,
 					    GG_ENV_IDLE_SSHD_PID, GG_ENV_TEST_HOOKS };
 	struct gg_buf unit = GG_BUF_INIT;
-	size_t i;
 	int r;
 
-	/* What goes into the unit's lines must not make lines of its own (as the boot unit). */
-	if (!gg_unit_value_safe(ctx->self))
-		return gg_fail(cause, GG_HELPER_REFUSED, "cannot write the idle-stop unit: the "
-			       "helper's path has a control character, quote, backslash or %%");
-	for (i = 0; i < sizeof pass / sizeof pass[0]; i++)
-		if (getenv(pass[i]) != NULL && !gg_unit_value_safe(getenv(pass[i])))
-			return gg_fail(cause, GG_HELPER_REFUSED, "cannot write the idle-stop unit: "
-				       "'%s' has a control character, quote, backslash or %%", pass[i]);
-	gg_buf_addf(&unit, "# Written by gcloud-gpu-helper idle-set; 'gcloud-gpu idle-stop VM off' "
-			   "removes it.\n[Unit]\nDescription=gcloud-gpu: power off when nobody "
-			   "uses this VM (one check)\n\n[Service]\nType=oneshot\nNice=10\n"
-			   "ExecStart=%s idle-check\n", ctx->self);
-	for (i = 0; i < sizeof pass / sizeof pass[0]; i++)
-		if (getenv(pass[i]) != NULL)
-			gg_buf_addf(&unit, "Environment=\"%s=%s\"\n", pass[i], getenv(pass[i]));
-	r = gg_unit_install(dir, IDLE_SERVICE, unit.data, NULL, 1, cause);
+	gg_buf_addstr(&unit, "# Written by gcloud-gpu-helper idle-set; 'gcloud-gpu idle-stop VM off' "
+			     "removes it.\n[Unit]\nDescription=gcloud-gpu: power off when nobody "
+			     "uses this VM (one check)\n\n[Service]\nType=oneshot\nNice=10\n");
+	r = gg_unit_exec(&unit, ctx->self, "idle-check", pass, sizeof pass / sizeof pass[0],
+			 "the idle-stop unit", cause);
+	if (r == 0)
+		r = gg_unit_install(dir, IDLE_SERVICE, unit.data, NULL, 1, cause);
 	gg_buf_release(&unit);
 	if (r != 0)
 		return r;
@@ -215,11 +205,14 @@ int cmd_idle_set(struct helper_context *ctx, int argc, char **argv, char **cause
 	}
 	config = json_pack("{s:I, s:I}", "period", (json_int_t)period, "warning",
 			   (json_int_t)gg_idle_warning_for(period));
+	/* The units first: one refused (a value that would make a line of its own) leaves
+	 * the setting as it was.  Written units do nothing before the daemon-reload. */
+	if ((r = install_timer(ctx, dir, cause)) != 0)
+		goto out;
 	/* A new setting counts from now: forget the stretch of the old one. */
 	if ((path = gg_path_join(ctx->root, IDLE_STATE)) != NULL)
 		unlink(path);
-	if ((r = save(ctx->root, IDLE_CONFIG, config, cause)) != 0 ||
-	    (r = install_timer(ctx, dir, cause)) != 0)
+	if ((r = save(ctx->root, IDLE_CONFIG, config, cause)) != 0)
 		goto out;
 	if (gg_systemctl(reload) != 0 || gg_systemctl(restart) != 0)
 		r = gg_fail(cause, GG_HELPER_SYSTEM, "systemctl could not start '%s'", IDLE_TIMER);

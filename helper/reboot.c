@@ -75,29 +75,17 @@ int gg_boot_unit_install(const char *self, char **cause)
 					    GG_ENV_UNIT_DIR, GG_ENV_REBOOT_WAIT };
 	struct gg_buf unit = GG_BUF_INIT;
 	char *dir = gg_units_dir();
-	size_t i;
 	int r = 0;
 
 	if (dir == NULL)
 		return 0;
-	if (!gg_unit_value_safe(self)) {
-		r = gg_fail(cause, GG_HELPER_REFUSED, "cannot write the boot unit: the helper's "
-			    "path has a control character, quote, backslash or %%");
+	gg_buf_addstr(&unit, "# Written by gcloud-gpu-helper; removed when the plan ends.\n"
+			     "[Unit]\nDescription=gcloud-gpu: continue the plan after a reboot\n"
+			     "After=network-online.target\nWants=network-online.target\n\n"
+			     "[Service]\nType=oneshot\n");
+	if ((r = gg_unit_exec(&unit, self, "run", pass, sizeof pass / sizeof pass[0],
+			      "the boot unit", cause)) != 0)
 		goto out;
-	}
-	for (i = 0; i < sizeof pass / sizeof pass[0]; i++)
-		if (getenv(pass[i]) != NULL && !gg_unit_value_safe(getenv(pass[i]))) {
-			r = gg_fail(cause, GG_HELPER_REFUSED, "cannot write the boot unit: '%s' has a "
-				    "control character, quote, backslash or %%", pass[i]);
-			goto out;
-		}
-	gg_buf_addf(&unit, "# Written by gcloud-gpu-helper; removed when the plan ends.\n"
-			   "[Unit]\nDescription=gcloud-gpu: continue the plan after a reboot\n"
-			   "After=network-online.target\nWants=network-online.target\n\n"
-			   "[Service]\nType=oneshot\nExecStart=%s run\n", self);
-	for (i = 0; i < sizeof pass / sizeof pass[0]; i++)
-		if (getenv(pass[i]) != NULL)
-			gg_buf_addf(&unit, "Environment=\"%s=%s\"\n", pass[i], getenv(pass[i]));
 	gg_buf_addstr(&unit, "\n[Install]\nWantedBy=multi-user.target\n");
 	r = gg_unit_install(dir, GG_UNIT_NAME, unit.data, "multi-user.target", 0, cause);
 out:

@@ -85,6 +85,25 @@ int gg_unit_value_safe(const char *s)
 	return 1;
 }
 
+int gg_unit_exec(struct gg_buf *unit, const char *self, const char *args,
+		 const char *const pass[], size_t n, const char *what, char **cause)
+{
+	size_t i;
+
+	if (!gg_unit_value_safe(self))
+		return gg_fail(cause, GG_HELPER_REFUSED, "cannot write %s: the helper's path has a "
+			       "control character, quote, backslash or %%", what);
+	for (i = 0; i < n; i++)
+		if (getenv(pass[i]) != NULL && !gg_unit_value_safe(getenv(pass[i])))
+			return gg_fail(cause, GG_HELPER_REFUSED, "cannot write %s: '%s' has a "
+				       "control character, quote, backslash or %%", what, pass[i]);
+	gg_buf_addf(unit, "ExecStart=%s %s\n", self, args);
+	for (i = 0; i < n; i++)
+		if (getenv(pass[i]) != NULL)
+			gg_buf_addf(unit, "Environment=\"%s=%s\"\n", pass[i], getenv(pass[i]));
+	return 0;
+}
+
 void gg_unit_remove(const char *dir, const char *name, const char *wanted_by)
 {
 	char *path = NULL, *wants = NULL;

@@ -10,6 +10,10 @@
 #ifndef GG_UNITS_H
 #define GG_UNITS_H
 
+#include <stddef.h>
+
+#include "buf.h"
+
 /* Tests only: write units here even without systemd (default /etc/systemd/system). */
 #define GG_ENV_UNIT_DIR "GCLOUD_GPU_UNIT_DIR"
 
@@ -35,6 +39,15 @@ int gg_unit_install(const char *dir, const char *name, const char *text, const c
  * % specifiers.
  */
 int gg_unit_value_safe(const char *s);
+
+/*
+ * Append "ExecStart=<self> <args>" and an Environment= line for each variable of
+ * pass[0..n) that is set (the test variables the helper reads) to unit, after
+ * checking with gg_unit_value_safe that none of them can make a line of its own.  0,
+ * or GG_HELPER_REFUSED with *cause naming what (e.g. "the boot unit") and the value.
+ */
+int gg_unit_exec(struct gg_buf *unit, const char *self, const char *args,
+		 const char *const pass[], size_t n, const char *what, char **cause);
 
 /* Remove unit name and its link under wanted_by (may be NULL); missing is fine. */
 void gg_unit_remove(const char *dir, const char *name, const char *wanted_by);

@@ -251,6 +251,17 @@ test_expect_success 'two idle-set at once: both succeed, the files are whole, no
 	[ -z "$(find "$UNITS" "$TEST_DIR/vm" -name "*.tmp*")" ]
 '
 
+test_expect_success 'a unit value with a newline (a line of its own) is refused: the unit is not rewritten' '
+	cp "$SERVICE" "$TEST_DIR/service.before" && cp "$TEST_DIR/vm/idle.json" "$TEST_DIR/idle.before" &&
+	test_expect_code 3 env GCLOUD_GPU_ROOT=$TEST_DIR/vm GCLOUD_GPU_UNIT_DIR=$UNITS \
+		GCLOUD_GPU_TEST_HOOKS=1 GCLOUD_GPU_POWEROFF_COMMAND="echo off
+ExecStartPre=/bin/touch $TEST_DIR/injected" "$GG_HELPER" idle-set 700 2>"$TEST_DIR/err" &&
+	test_grep "GCLOUD_GPU_POWEROFF_COMMAND. has a control character" "$TEST_DIR/err" &&
+	! grep -q "ExecStartPre" "$SERVICE" &&
+	test_cmp "$TEST_DIR/service.before" "$SERVICE" &&
+	test_cmp "$TEST_DIR/idle.before" "$TEST_DIR/vm/idle.json"
+'
+
 test_expect_success 'push --idle-stop sets it; a push to an --ssh target without it changes nothing' '
 	gg push "${TARGET[@]}" --payload "$DEMO" --idle-stop 2h >"$TEST_DIR/push" 2>&1 &&
 	jq -e ".period == 7200" "$TEST_DIR/vm/idle.json" &&
