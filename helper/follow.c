@@ -26,9 +26,13 @@ struct follower {
 	long long plan_seq;  /* seq of the current plan's `plan` event */
 	off_t offset;        /* just after the last whole line read */
 	int ended;           /* 0 running, 1 done, 2 failed */
+	int no_wait;         /* to the log's end: what came after the plan's end too */
 };
 
-/* Send every whole line after the offset; stops at the current plan's end. */
+/*
+ * Send every whole line after the offset; stops at the current plan's end, unless
+ * no_wait: then the idle stop's decisions logged after it are sent too.
+ */
 static int read_new(struct follower *f, int fd, char **cause)
 {
 	static char chunk[GG_EVENT_MAX_LINE * 4];
@@ -53,8 +57,10 @@ static int read_new(struct follower *f, int fd, char **cause)
 			f->offset += (off_t)(end + 1 - start);
 			if (gg_event_parse(chunk + start, end - start, &ev, NULL) != 0)
 				continue; /* a damaged line: never sent */
-			if (ev.type == GG_EVENT_PLAN && ev.seq > f->plan_seq)
+			if (ev.type == GG_EVENT_PLAN && ev.seq > f->plan_seq) {
 				f->plan_seq = ev.seq;
+				f->ended = 0;
+			}
 			if (ev.seq >= f->from) {
 				if (fwrite(chunk + start, 1, end + 1 - start, f->out) != end + 1 - start ||
 				    fflush(f->out) != 0) {
@@ -66,7 +72,9 @@ static int read_new(struct follower *f, int fd, char **cause)
 			    ev.seq > f->plan_seq && ev.seq >= f->from) {
 				f->ended = ev.type == GG_EVENT_DONE ? 1 : 2;
 				gg_event_release(&ev);
-				return 0;
+				if (!f->no_wait)
+					return 0;
+				continue;
 			}
 			gg_event_release(&ev);
 		}
@@ -106,7 +114,7 @@ static int send_hello(struct follower *f, char **cause)
 
 int gg_follow(struct helper_context *ctx, long long from, int no_wait, FILE *out, char **cause)
 {
-	struct follower f = { ctx, out, from, 0, 0, 0 };
+	struct follower f = { ctx, out, from, 0, 0, 0, no_wait };
 	struct timespec pause = { 0, POLL_MS * 1000 * 1000 };
 	json_t *state = NULL;
 	const char *s;

@@ -13,7 +13,9 @@
  *   GG_HELPER_DETACHED  no runner holds the lock while the plan is unfinished (after
  *                       a grace period for a runner being started; at once when it
  *                       is rebooting), or the client went away; or, with no_wait,
- *                       the log's end was reached
+ *                       the log's end was reached (with no_wait the stream goes on
+ *                       past the plan's end to the log's: the idle stop logs its
+ *                       decisions after it; the code is then the plan's, as above)
  *   GG_HELPER_SYSTEM    no runner while the plan is unfinished, after the grace, and
  *                       the state root's disk is full (gg_disk_full): the runner
  *                       stopped because it could not record its events, and starting

@@ -142,9 +142,10 @@ int gg_root_prepare(const char *root, char **cause)
 
 /*
  * Write data to a new file of the given mode and rename it over path, then fsync the
- * directory.  shared: several processes may write path at once with the same content
- * (it is content-addressed), so the temporary name is unique ("<path>.tmp-XXXXXX")
- * and a path already in place counts as written; else it is "<path>.tmp".
+ * directory.  shared: several processes may write path at once (a content-addressed
+ * blob, or the idle stop's setting and units), so the temporary name is unique
+ * ("<path>.tmp-XXXXXX"), the last rename wins whole, and a path already in place
+ * counts as written when the rename fails; else it is "<path>.tmp".
  */
 static int write_replace(const char *path, const void *data, size_t len, mode_t mode,
 			 int shared, char **cause)
@@ -167,8 +168,16 @@ static int write_replace(const char *path, const void *data, size_t len, mode_t 
 		fd = mkostemp(tmp, O_CLOEXEC);
 	else
 		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
-	if (fd < 0 || (shared && fchmod(fd, mode) != 0)) {
+	if (fd < 0) {
 		gg_fail_errno(cause, r, errno, "cannot create '%s'", tmp);
+		if (shared) { /* nothing was made under the template's name: unlink nothing */
+			free(tmp);
+			tmp = NULL;
+		}
+		goto out;
+	}
+	if (shared && fchmod(fd, mode) != 0) {
+		gg_fail_errno(cause, r, errno, "cannot set the mode of '%s'", tmp);
 		goto out;
 	}
 	if (gg_write_all(fd, data, len) != 0 || fsync(fd) != 0) {

@@ -37,15 +37,18 @@ int gg_fsync_dir(const char *path, char **cause);
 
 /*
  * Replace path with data: write "<path>.tmp", fsync, rename over path, fsync the
- * directory.  Mode is the new file's (0600 for everything the helper keeps).
+ * directory.  Mode is the new file's (0600 for everything the helper keeps).  For
+ * files only the lock holder writes (state.json, the boot unit).
  */
 int gg_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
 			 char **cause);
 
 /*
- * As gg_write_file_atomic, for a content-addressed path that several processes may
- * write at once (two `have` of one new manifest): the temporary name is unique
- * ("<path>.tmp-XXXXXX"), and a file already in its place counts as written.
+ * As gg_write_file_atomic, for a path that several processes may write at once (a
+ * content-addressed blob that two `have` of one new manifest write; the idle stop's
+ * setting and units that idle-set and idle-check write): each writes its own temporary
+ * file ("<path>.tmp-XXXXXX"), the last rename wins whole, and when the rename fails a
+ * file already in its place counts as written.
  */
 int gg_write_file_shared(const char *path, const void *data, size_t len, mode_t mode,
 			 char **cause);

@@ -8,6 +8,8 @@
 #ifndef GG_HELPER_H
 #define GG_HELPER_H
 
+#include <jansson.h>
+
 struct helper_context {
 	const char *root;         /* state root: GCLOUD_GPU_ROOT or /var/lib/gcloud-gpu */
 	const char *boot_id_file; /* GCLOUD_GPU_BOOT_ID_FILE or /proc/.../boot_id */
@@ -32,5 +34,13 @@ int cmd_resume(struct helper_context *ctx, int argc, char **argv, char **cause);
 int cmd_ensure(struct helper_context *ctx, int argc, char **argv, char **cause);
 int cmd_status(struct helper_context *ctx, int argc, char **argv, char **cause);
 int cmd_run(struct helper_context *ctx, int argc, char **argv, char **cause);
+int cmd_idle_set(struct helper_context *ctx, int argc, char **argv, char **cause);
+int cmd_idle_check(struct helper_context *ctx, int argc, char **argv, char **cause);
+
+/*
+ * Idle stop as `status` shows it (cmd-idle.c): period (0: off), timer (its link is in
+ * place) and, from the last check, verdict, reason, checked_ago and stop_in seconds.
+ */
+json_t *gg_idle_status(const char *root);
 
 #endif

@@ -27,6 +27,8 @@ static const struct helper_command commands[] = {
 	{ "ensure", cmd_ensure, "[--from SEQ]", "run the last plan again (every check); follow" },
 	{ "status", cmd_status, "", "the plan, each step's state, boot id, last seq as JSON" },
 	{ "run", cmd_run, "", "(internal) the step runner that apply starts detached" },
+	{ "idle-set", cmd_idle_set, "SECONDS|off [--if-unset]", "power off after SECONDS idle (a timer checks every minute)" },
+	{ "idle-check", cmd_idle_check, "", "(the timer's) is the VM idle? log it; warn, power off" },
 };
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
 
@@ -38,7 +40,7 @@ static void usage(FILE *f)
 		   "The VM side of gcloud-gpu: runs as root, driven over SSH by the gcloud-gpu CLI.\n"
 		   "Commands:\n");
 	for (i = 0; i < COMMAND_COUNT; i++)
-		fprintf(f, "  %-8s %-24s %s\n", commands[i].name, commands[i].usage,
+		fprintf(f, "  %-10s %-24s %s\n", commands[i].name, commands[i].usage,
 			commands[i].about);
 	fprintf(f, "\nEnvironment:\n"
 		   "  %-24s state root (default %s)\n"
@@ -46,10 +48,12 @@ static void usage(FILE *f)
 		   "  %-24s tests: run this with sh -c instead of rebooting\n"
 		   "  %-24s tests: write the boot unit here (default /etc/systemd/system)\n"
 		   "  %-24s tests: seconds the VM may take to go down after the reboot command\n"
+		   "  %-24s tests: idle-check runs this with sh -c instead of powering off\n"
 		   "\nExit codes: 0 ok, 1 plan failed, 2 usage, 3 input refused, 4 system error,\n"
 		   "5 busy, 6 follow detached before the plan ended.\n",
 		GG_ENV_ROOT, GG_DEFAULT_ROOT, GG_ENV_BOOT_ID_FILE, GG_DEFAULT_BOOT_ID_FILE,
-		"GCLOUD_GPU_REBOOT_COMMAND", "GCLOUD_GPU_UNIT_DIR", "GCLOUD_GPU_REBOOT_WAIT");
+		"GCLOUD_GPU_REBOOT_COMMAND", "GCLOUD_GPU_UNIT_DIR", "GCLOUD_GPU_REBOOT_WAIT",
+		"GCLOUD_GPU_POWEROFF_COMMAND");
 }
 
 /* The exact name only (lookup.h): the CLI always names its commands in full. */

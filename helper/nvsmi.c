@@ -24,6 +24,7 @@
 
 #include "buf.h"
 #include "error.h"
+#include "fsutil.h"
 #include "protocol.h"
 
 /* More than any nvidia-smi prints for a full machine; beyond it something is wrong. */
@@ -287,15 +288,19 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* The child's side: wire up stdin/stdout/stderr, exec, report a failed exec. */
-static void run_child(char *const argv[], int out_fd, int err_fd, int report_fd)
+/*
+ * The child's side: wire up stdin (in_fd, or /dev/null when it is -1), stdout and
+ * stderr, exec, report a failed exec.
+ */
+static void run_child(char *const argv[], int in_fd, int out_fd, int err_fd, int report_fd)
 {
-	int null_fd, e;
+	int e;
 
 	/* Its own process group, so that a timeout kills whatever it started too. */
 	setpgid(0, 0);
-	null_fd = open("/dev/null", O_RDONLY);
-	if (null_fd < 0 || dup2(null_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0)
+	if (in_fd < 0)
+		in_fd = open("/dev/null", O_RDONLY);
+	if (in_fd < 0 || dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0)
 		goto fail;
 	execvp(argv[0], argv);
 fail:
@@ -323,8 +328,15 @@ static int drain(int fd, struct gg_buf *b)
 int gg_nvsmi_capture(char *const argv[], int timeout_ms, char **out, char **err,
 		     int *status, char **cause)
 {
+	return gg_capture(argv, NULL, 0, timeout_ms, out, err, status, cause);
+}
+
+int gg_capture(char *const argv[], const char *input, size_t input_len, int timeout_ms,
+	       char **out, char **err, int *status, char **cause)
+{
 	struct gg_buf out_buf = GG_BUF_INIT, err_buf = GG_BUF_INIT;
 	int out_pipe[2] = { -1, -1 }, err_pipe[2] = { -1, -1 }, report[2] = { -1, -1 };
+	int in_pipe[2] = { -1, -1 };
 	struct pollfd fds[2];
 	long long deadline = now_ms() + timeout_ms, left;
 	pid_t pid = -1, waited;
@@ -332,8 +344,10 @@ int gg_nvsmi_capture(char *const argv[], int timeout_ms, char **out, char **err,
 	ssize_t n;
 
 	*out = *err = NULL;
+	if (input_len > GG_CAPTURE_INPUT_MAX)
+		return gg_fail(cause, GG_HELPER_SYSTEM, "the input for '%s' is too long", argv[0]);
 	if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0 ||
-	    pipe2(report, O_CLOEXEC) != 0) {
+	    pipe2(report, O_CLOEXEC) != 0 || (input != NULL && pipe2(in_pipe, O_CLOEXEC) != 0)) {
 		r = gg_fail_errno(cause, GG_HELPER_SYSTEM, errno, "cannot make a pipe");
 		goto out;
 	}
@@ -343,7 +357,7 @@ int gg_nvsmi_capture(char *const argv[], int timeout_ms, char **out, char **err,
 		goto out;
 	}
 	if (pid == 0)
-		run_child(argv, out_pipe[1], err_pipe[1], report[1]);
+		run_child(argv, in_pipe[0], out_pipe[1], err_pipe[1], report[1]);
 	close(out_pipe[1]);
 	close(err_pipe[1]);
 	close(report[1]);
@@ -357,13 +371,33 @@ int gg_nvsmi_capture(char *const argv[], int timeout_ms, char **out, char **err,
 		waitpid(pid, NULL, 0);
 		pid = -1;
 		if (exec_errno == ENOENT)
-			r = gg_fail(cause, GG_HELPER_SYSTEM,
-				    "'%s' not found on PATH (is the NVIDIA driver installed?)",
-				    argv[0]);
+			r = gg_fail(cause, GG_HELPER_SYSTEM, "'%s' not found on PATH%s", argv[0],
+				    strstr(argv[0], "nvidia-smi") != NULL
+					    ? " (is the NVIDIA driver installed?)" : "");
 		else
 			r = gg_fail_errno(cause, GG_HELPER_SYSTEM, exec_errno, "cannot run '%s'",
 					  argv[0]);
 		goto out;
+	}
+
+	if (input != NULL) {
+		/*
+		 * Small enough for the pipe's buffer: written whole before the child reads.
+		 * A child that ends without reading must not kill us with SIGPIPE.
+		 */
+		struct sigaction ignore = { .sa_handler = SIG_IGN }, old;
+
+		close(in_pipe[0]);
+		in_pipe[0] = -1;
+		sigaction(SIGPIPE, &ignore, &old);
+		e = gg_write_all(in_pipe[1], input, input_len) != 0 && errno != EPIPE ? errno : 0;
+		sigaction(SIGPIPE, &old, NULL);
+		if (e != 0) {
+			r = gg_fail_errno(cause, GG_HELPER_SYSTEM, e, "cannot write to '%s'", argv[0]);
+			goto out;
+		}
+		close(in_pipe[1]);
+		in_pipe[1] = -1;
 	}
 
 	fds[0].fd = out_pipe[0];
@@ -442,6 +476,8 @@ out:
 			close(err_pipe[i]);
 		if (report[i] >= 0)
 			close(report[i]);
+		if (in_pipe[i] >= 0)
+			close(in_pipe[i]);
 	}
 	gg_buf_release(&out_buf);
 	gg_buf_release(&err_buf);

@@ -84,5 +84,13 @@ int gg_nvsmi_run(const char *program, int timeout_ms, struct gg_nvsmi *smi, char
  */
 int gg_nvsmi_capture(char *const argv[], int timeout_ms, char **out, char **err,
 		     int *status, char **cause);
+/*
+ * The same, with input (input_len bytes, at most GG_CAPTURE_INPUT_MAX, so that it
+ * fits a pipe's buffer) as the program's stdin instead of /dev/null when input is
+ * not NULL: how a secret reaches a program without its command line (curl -K -).
+ */
+#define GG_CAPTURE_INPUT_MAX 4096
+int gg_capture(char *const argv[], const char *input, size_t input_len, int timeout_ms,
+	       char **out, char **err, int *status, char **cause);
 
 #endif

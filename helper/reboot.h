@@ -18,9 +18,8 @@
 #include <jansson.h>
 
 #include "helper.h"
+#include "units.h"
 
-/* Tests only: write the boot unit here even without systemd (default /etc/systemd/system). */
-#define GG_ENV_UNIT_DIR "GCLOUD_GPU_UNIT_DIR"
 /* Tests only: a command run with /bin/sh -c instead of rebooting. */
 #define GG_ENV_REBOOT_COMMAND "GCLOUD_GPU_REBOOT_COMMAND"
 /*

@@ -28,6 +28,8 @@ const struct cli_command cli_commands[] = {
 	{ "tunnel", cmd_tunnel, "forward a local port to Jupyter on the VM", cli_help_tunnel },
 	{ "status", cmd_status, "the plan, each step, the GPU and Jupyter, in words",
 	  cli_help_status },
+	{ "idle-stop", cmd_idle_stop, "power the VM off after DURATION unused (45m, 2h, off)",
+	  cli_help_idle_stop },
 	{ "logs", cmd_logs, "show the VM's event log and the steps' output", cli_help_logs },
 	{ "reattach", cmd_reattach, "pick up a target after a restart or a dropped link",
 	  cli_help_reattach },

@@ -76,6 +76,7 @@ int cmd_logs(int argc, char **argv, char **cause);
 int cmd_reattach(int argc, char **argv, char **cause);
 int cmd_status(int argc, char **argv, char **cause);
 int cmd_tunnel(int argc, char **argv, char **cause);
+int cmd_idle_stop(int argc, char **argv, char **cause);
 int cmd_create(int argc, char **argv, char **cause);
 int cmd_start(int argc, char **argv, char **cause);
 int cmd_stop(int argc, char **argv, char **cause);
@@ -86,6 +87,7 @@ int cmd_ssh(int argc, char **argv, char **cause);
 
 extern const char cli_help_help[], cli_help_push[], cli_help_logs[], cli_help_reattach[],
 	cli_help_status[], cli_help_tunnel[], cli_help_ssh[], cli_help_create[],
-	cli_help_start[], cli_help_stop[], cli_help_delete[], cli_help_ssh_config[], cli_help_list[];
+	cli_help_start[], cli_help_stop[], cli_help_delete[], cli_help_ssh_config[], cli_help_list[],
+	cli_help_idle_stop[];
 
 #endif

@@ -19,6 +19,7 @@
 #include "error.h"
 #include "fleet.h"
 #include "hash.h"
+#include "idle-stop.h"
 #include "opts.h"
 #include "pack.h"
 #include "protocol.h"
@@ -37,13 +38,16 @@ const char cli_help_push[] =
 	"                             checked here first (steps/NN-name.sh, executable, #!)\n"
 	"  --dry-run                  say what would be sent and run; change nothing\n"
 	"  --json                     print the VM's events as JSON lines, unchanged\n"
-	"  --timeout SECONDS          give up following after this long (default 7200)\n\n"
+	"  --timeout SECONDS          give up following after this long (default 7200)\n"
+	"  --idle-stop DURATION|off   power the VM off after DURATION unused (45m, 2h;\n"
+	"                             default: 60m on a VM made by 'gcloud-gpu create',\n"
+	"                             off elsewhere; see 'gcloud-gpu idle-stop')\n\n"
 	"On a terminal the step list stays on screen at the end: a check mark (+) done,\n"
 	"= already in place, x failed, . not run, with each step's time.\n"
 	OPT_TARGET_HELP
 	FLEET_HELP;
 
-enum { OPT_PAYLOAD = OPT_COMMAND, OPT_JSON, OPT_TIMEOUT, OPT_DRY_RUN };
+enum { OPT_PAYLOAD = OPT_COMMAND, OPT_JSON, OPT_TIMEOUT, OPT_DRY_RUN, OPT_IDLE_STOP };
 
 static const struct opt_spec push_options[] = {
 	OPT_TARGET_SPECS,
@@ -51,6 +55,7 @@ static const struct opt_spec push_options[] = {
 	{ "dry-run", 0, 0, OPT_DRY_RUN },
 	{ "json", 0, 0, OPT_JSON },
 	{ "timeout", 0, 1, OPT_TIMEOUT },
+	{ "idle-stop", 0, 1, OPT_IDLE_STOP },
 	{ NULL, 0, 0, 0 },
 };
 
@@ -364,7 +369,7 @@ int cmd_push(int argc, char **argv, char **cause)
 	struct ui *ui = NULL;
 	const char *payload_arg = NULL, *arg;
 	char *payload = NULL, sha[GG_SHA256_HEX_SIZE], *apply = NULL;
-	long timeout = 7200;
+	long timeout = 7200, idle_stop = -1;
 	double deadline;
 	enum opt_result res;
 	int id, json = 0, dry = 0, rc;
@@ -383,6 +388,9 @@ int cmd_push(int argc, char **argv, char **cause)
 			dry = 1;
 		else if (res == OPT_OPTION && id == OPT_TIMEOUT) {
 			if (opt_number("timeout", arg, 30L * 24 * 3600, &timeout, cause) != 0)
+				return GG_EXIT_USAGE;
+		} else if (res == OPT_OPTION && id == OPT_IDLE_STOP) {
+			if (opt_idle_period(arg, &idle_stop, cause) != 0)
 				return GG_EXIT_USAGE;
 		} else if ((rc = opt_target(&ta, res, id, arg, cause)) != 0)
 			return rc;
@@ -419,6 +427,14 @@ int cmd_push(int argc, char **argv, char **cause)
 	}
 	/* The first connect fails fast; reconnects on the way wait until the deadline. */
 	r.deadline = deadline;
+	/*
+	 * Idle stop before the plan: a push that fails half-way leaves a VM that costs
+	 * as much as a working one.  While the plan runs, the check counts it as use.
+	 */
+	if (idle_stop >= 0 && (rc = idle_stop_apply(&r, idle_stop, 0, cause)) != 0)
+		goto out;
+	if (idle_stop < 0)
+		idle_stop_default(&r);
 	if ((rc = upload(&r, payload, &m, &manifest, sha, deadline, cause)) != 0) {
 		/* Nothing was started yet: reattach would find nothing; the push goes on. */
 		if (rc == GG_EXIT_INTERRUPTED) {

@@ -1,7 +1,7 @@
 /*
  * cmd-status.c: `gcloud-gpu status TARGET`: the plan and each step's state (helper
- * `status`), the machine and GPU facts (helper `probe`), and whether Jupyter answers
- * on the VM's loopback.
+ * `status`), the machine and GPU facts (helper `probe`), whether Jupyter answers
+ * on the VM's loopback, and the idle stop (its setting and the time left).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -114,6 +114,35 @@ static void print_plan(json_t *status, const char *cli_arg)
 		    strcmp(st, "skipped") == 0 ? "already in place" :
 		    strcmp(st, "pending") == 0 ? "not run yet" : st);
 	}
+}
+
+/*
+ * The idle stop as the helper's status reports it (helper/cmd-idle.c): off, or the
+ * period, what the last check found and, while the VM is quiet, when it powers off.
+ * The reason is the VM's text: say() cleans it before it reaches the terminal.
+ */
+static void print_idle(json_t *idle)
+{
+	json_int_t period = json_integer_value(json_object_get(idle, "period"));
+	json_t *stop_in = json_object_get(idle, "stop_in");
+	const char *verdict = json_string_value(json_object_get(idle, "verdict"));
+
+	if (!json_is_object(idle) || period <= 0) {
+		say("idle", "stop off: the VM runs until stopped");
+		return;
+	}
+	say("idle", "stop after %lld min without use%s", (long long)(period + 59) / 60,
+	    json_is_true(json_object_get(idle, "timer")) ? "" : " (its timer is missing)");
+	if (verdict == NULL)
+		say("", "not checked yet");
+	else
+		say("", "%-22s %s (checked %lld s ago)", "last check", text_of(idle, "reason", ""),
+		    (long long)json_integer_value(json_object_get(idle, "checked_ago")));
+	if (json_is_integer(stop_in) && verdict != NULL &&
+	    (strcmp(verdict, "waiting") == 0 || strcmp(verdict, "warn") == 0))
+		say("", "%-22s in about %lld min, unless someone uses it", "powers off",
+		    (long long)(json_integer_value(stop_in) > 0
+					? (json_integer_value(stop_in) + 59) / 60 : 0));
 }
 
 /* The machine and its GPU in words, from the helper's probe (helper/probe.h). */
@@ -229,6 +258,7 @@ int cmd_status(int argc, char **argv, char **cause)
 		    t.cli_arg);
 	else
 		say("jupyter", "not answering on the VM's 127.0.0.1:8888");
+	print_idle(json_object_get(status, "idle"));
 done:
 	rc = 0;
 out:

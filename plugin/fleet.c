@@ -88,6 +88,7 @@ enum {
 	 */
 	FLEET_OPT_TIMEOUT,
 	FLEET_OPT_DRY_RUN,
+	FLEET_OPT_IDLE_STOP,
 };
 
 /*
@@ -103,6 +104,7 @@ static const struct opt_spec fleet_options[] = {
 	{ "payload", 0, 1, FLEET_OPT_PAYLOAD },
 	{ "timeout", 0, 1, FLEET_OPT_TIMEOUT },
 	{ "dry-run", 0, 0, FLEET_OPT_DRY_RUN },
+	{ "idle-stop", 0, 1, FLEET_OPT_IDLE_STOP },
 	{ NULL, 0, 0, 0 },
 };
 

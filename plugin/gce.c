@@ -1365,6 +1365,7 @@ int gce_resolve_target(const char *name, const struct gce_options *o, struct gce
 		       char **cause)
 {
 	const char *home = getenv("HOME"), *address, *port;
+	const char *label;
 	char *ssh_dir = NULL, *public_key = NULL, *project_path = NULL;
 	json_t *inst = NULL, *project = NULL;
 	struct gce g;
@@ -1404,6 +1405,9 @@ int gce_resolve_target(const char *name, const struct gce_options *o, struct gce
 	port = getenv(GCE_ENV_SSH_PORT);
 	out->port = port != NULL && atoi(port) > 0 ? atoi(port) : 22;
 	out->instance_id = xstrdup(json_string_value(json_object_get(inst, "id")) ?: "");
+	/* Made by `gcloud-gpu create`: idle stop is on unless the user turned it off. */
+	label = json_string_value(json_object_get(json_object_get(inst, "labels"), GCE_LABEL_KEY));
+	out->managed = label != NULL && strcmp(label, GCE_LABEL_VALUE) == 0;
 	out->user = gce_ssh_user(g.config.account);
 	if (out->user == NULL) {
 		r = gg_fail(cause, GG_EXIT_USAGE, "the local user name is not plain ASCII and no "

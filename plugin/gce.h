@@ -250,6 +250,7 @@ struct gce_target {
 	int key_added;        /* just added to metadata: the guest agent may need seconds,
 			       * so retry authentication failures a few times */
 	int started;          /* the VM was started to get here */
+	int managed;          /* it carries the label gcloud-gpu=managed (create sets it) */
 };
 
 /*

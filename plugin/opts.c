@@ -3,6 +3,8 @@
  */
 #include "opts.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -104,6 +106,28 @@ int opt_number(const char *name, const char *arg, long max, long *out, char **ca
 		return gg_fail(cause, GG_EXIT_USAGE, "'%s' for --%s is not a number from 0 to %ld",
 			       arg, name, max);
 	*out = v;
+	return 0;
+}
+
+int opt_idle_period(const char *arg, long *seconds, char **cause)
+{
+	const char *hooks = getenv("GCLOUD_GPU_TEST_HOOKS");
+	long v, unit, min = hooks != NULL && strcmp(hooks, "1") == 0 ? 2 : OPT_IDLE_MIN_S;
+	char *end;
+
+	if (strcmp(arg, "off") == 0) {
+		*seconds = 0;
+		return 0;
+	}
+	errno = 0;
+	v = strtol(arg, &end, 10);
+	unit = strcmp(end, "s") == 0 ? 1 : strcmp(end, "m") == 0 ? 60
+		: strcmp(end, "h") == 0 ? 3600 : strcmp(end, "d") == 0 ? 86400 : 0;
+	if (errno != 0 || end == arg || !isdigit((unsigned char)arg[0]) || unit == 0 ||
+	    v > OPT_IDLE_MAX_S / unit || v * unit < min || v * unit > OPT_IDLE_MAX_S)
+		return gg_fail(cause, GG_EXIT_USAGE, "idle period '%s' is not 'off' or a time from "
+			       "10m to 7d such as 45m or 2h", arg);
+	*seconds = v * unit;
 	return 0;
 }
 

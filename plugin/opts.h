@@ -117,4 +117,14 @@ int opt_take_flag(int *argc, char **argv, const char *flag);
 /* Parse a non-negative integer option value.  0, or GG_EXIT_USAGE with *cause set. */
 int opt_number(const char *name, const char *arg, long max, long *out, char **cause);
 
+/*
+ * An idle-stop period: "off" (0), or a number with its unit, "90m", "2h", "1d" (and
+ * "s" for the tests' short periods), from OPT_IDLE_MIN_S to OPT_IDLE_MAX_S.  With
+ * GCLOUD_GPU_TEST_HOOKS=1 shorter periods pass (the helper checks again on the VM).
+ * 0, or GG_EXIT_USAGE with *cause set.
+ */
+#define OPT_IDLE_MIN_S (10 * 60)
+#define OPT_IDLE_MAX_S (7 * 24 * 3600)
+int opt_idle_period(const char *arg, long *seconds, char **cause);
+
 #endif

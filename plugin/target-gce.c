@@ -65,6 +65,7 @@ int target_resolve_gce(const struct target_args *a, struct target *t, char **cau
 	if (g.key_added)
 		fprintf(stderr, "gcloud-gpu: the key was just added to '%s': waiting up to %d s "
 			"for its guest agent to install it\n", a->vm, SETTLE_SECONDS);
+	t->managed = g.managed;
 	if (g.key_added || g.started)
 		t->settle_seconds = SETTLE_SECONDS;
 	gce_target_release(&g);

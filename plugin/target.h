@@ -47,6 +47,8 @@ struct target {
 	int port;
 	int settle_seconds;      /* a VM just started or its key just added: connection
 				  * and authentication refusals are waited out this long */
+	int managed;             /* a VM gcloud-gpu created (label gcloud-gpu=managed):
+				  * idle stop is on by default */
 	struct ssh_options ssh;  /* points into the fields above */
 	/* A Compute Engine VM (is_gce): its --project, --zone and --access-token-file as
 	 * given (NULL: gcloud's), for target_record_label. */

@@ -98,12 +98,3 @@ strace_to() {
 	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
 		strace -f -e trace="$calls" -o "$out" "$@"
 }
-
-# test_expect_code CODE CMD...: CMD must exit with exactly CODE.
-test_expect_code() {
-	local want=$1 rc
-	shift
-	"$@"
-	rc=$?
-	[ "$rc" -eq "$want" ] || { echo "expected exit $want, got $rc: $*"; return 1; }
-}

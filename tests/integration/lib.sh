@@ -112,6 +112,15 @@ test_cmp() {
 test_grep() {
 	grep -q -e "$1" "$2" || { echo "expected '$1' in $2:"; cat "$2"; return 1; }
 }
+# test_expect_code CODE CMD...: CMD must exit with exactly CODE.
+test_expect_code() {
+	local want=$1 rc
+	shift
+	"$@"
+	rc=$?
+	[ "$rc" -eq "$want" ] || { echo "expected exit $want, got $rc: $*"; return 1; }
+}
+
 test_must_fail() {
 	if "$@"; then
 		echo "expected failure: $*"
