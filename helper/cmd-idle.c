@@ -46,6 +46,9 @@
 /* Tests only: what runs instead of powering off (with /bin/sh -c). */
 #define GG_ENV_POWEROFF_COMMAND "GCLOUD_GPU_POWEROFF_COMMAND"
 #define GG_ENV_TEST_HOOKS "GCLOUD_GPU_TEST_HOOKS"
+/* Tests only: the timer's interval in seconds (1 to 60) instead of a minute. */
+#define GG_ENV_IDLE_INTERVAL "GCLOUD_GPU_IDLE_INTERVAL"
+#define IDLE_INTERVAL 60
 
 static double wall_now(void)
 {
@@ -111,6 +114,25 @@ static int test_hooks(void)
 }
 
 /*
+ * How often the timer runs the check: a minute, or with the test hooks a shorter
+ * interval, so that a test on a real VM waits seconds for a check and not a minute.
+ * Only the checks come sooner: the period and the warning are the same code either way.
+ */
+static long interval(void)
+{
+	const char *v = getenv(GG_ENV_IDLE_INTERVAL);
+	char *end;
+	long n;
+
+	if (!test_hooks() || v == NULL)
+		return IDLE_INTERVAL;
+	errno = 0;
+	n = strtol(v, &end, 10);
+	return errno == 0 && end != v && *end == '\0' && n >= 1 && n <= IDLE_INTERVAL ?
+		n : IDLE_INTERVAL;
+}
+
+/*
  * The service and the timer: every minute, from a minute after boot, and once right
  * after the timer is (re)started, so that a new setting counts from the moment it
  * is made rather than from the next minute.  The test variables the helper reads are
@@ -132,16 +154,19 @@ static int install_timer(struct helper_context *ctx, const char *dir, char **cau
 			 "the idle-stop unit", cause);
 	if (r == 0)
 		r = gg_unit_install(dir, IDLE_SERVICE, unit.data, NULL, 1, cause);
-	gg_buf_release(&unit);
-	if (r != 0)
+	gg_buf_reset(&unit);
+	if (r != 0) {
+		gg_buf_release(&unit);
 		return r;
-	return gg_unit_install(dir, IDLE_TIMER,
-			       "# Written by gcloud-gpu-helper idle-set.\n[Unit]\n"
-			       "Description=gcloud-gpu: check every minute whether this VM is idle\n\n"
-			       "[Timer]\nOnActiveSec=1\nOnBootSec=60\nOnUnitActiveSec=60\n"
-			       "AccuracySec=1s\n\n"
-			       "[Install]\nWantedBy=timers.target\n",
-			       "timers.target", 1, cause);
+	}
+	gg_buf_addf(&unit, "# Written by gcloud-gpu-helper idle-set.\n[Unit]\n"
+			   "Description=gcloud-gpu: check every minute whether this VM is idle\n\n"
+			   "[Timer]\nOnActiveSec=1\nOnBootSec=%ld\nOnUnitActiveSec=%ld\n"
+			   "AccuracySec=1s\n\n"
+			   "[Install]\nWantedBy=timers.target\n", interval(), interval());
+	r = gg_unit_install(dir, IDLE_TIMER, unit.data, "timers.target", 1, cause);
+	gg_buf_release(&unit);
+	return r;
 }
 
 static int idle_off(const char *root, char **cause)

@@ -123,6 +123,21 @@ test_expect_success 'idle-stop 4m writes the setting and the timer; status shows
 	test_grep "not checked yet" "$TEST_DIR/status"
 '
 
+test_expect_success 'the timer checks every minute: a shorter interval only with the helper'"'"'s test hooks' '
+	timer=$UNITS/gcloud-gpu-idle.timer &&
+	GCLOUD_GPU_REMOTE_IDLE_INTERVAL=15 gg idle-stop "${TARGET[@]}" 4m >/dev/null &&
+	test_grep "^OnUnitActiveSec=15$" "$timer" && test_grep "^OnBootSec=15$" "$timer" &&
+	GCLOUD_GPU_REMOTE_IDLE_INTERVAL=15x gg idle-stop "${TARGET[@]}" 4m >/dev/null &&
+	test_grep "^OnUnitActiveSec=60$" "$timer" &&
+	GCLOUD_GPU_REMOTE_IDLE_INTERVAL=0 gg idle-stop "${TARGET[@]}" 4m >/dev/null &&
+	test_grep "^OnUnitActiveSec=60$" "$timer" &&
+	GCLOUD_GPU_REMOTE_IDLE_INTERVAL=15 GCLOUD_GPU_REMOTE_TEST_HOOKS=0 \
+		gg idle-stop "${TARGET[@]}" 10m >/dev/null &&
+	test_grep "^OnUnitActiveSec=60$" "$timer" && test_grep "^OnBootSec=60$" "$timer" &&
+	gg idle-stop "${TARGET[@]}" 4m >/dev/null &&
+	[ "$(jq -c . "$TEST_DIR/vm/idle.json")" = "{\"period\":240,\"warning\":120}" ]
+'
+
 test_expect_success 'quiet: the first check starts the count and logs it once' '
 	run_check && verdict_is waiting idle &&
 	run_check && verdict_is waiting idle &&

@@ -16,13 +16,15 @@
 #   vm_require              fail the test, one line "vm: cannot run a VM here: WHY",
 #                           when debootstrap, nspawn, slirp4netns, overlayfs or root is
 #                           missing (vm_start calls it; a VM test never skips)
-#   vm_image                build once and cache the VM's root tree (the key is a hash
-#                           of the mirror and tests/vm/vm-image.sh), under a lock;
-#                           prints a progress line when it has to build
+#   vm_image [KIND]         build once and cache the VM's tree of KIND (root by
+#                           default; the key is a hash of KIND, the mirror and
+#                           tests/vm/vm-image.sh), under a lock; prints its path, and a
+#                           progress line on stderr when it has to build
 #   vm_base_image           the same for the minbase tarball tests `docker import`
 #                           inside the VM; prints its path
-#   vm_start                a fresh VM (an overlay over the cached tree), booted and
-#                           answering SSH; exports
+#   vm_start [KIND]         a fresh VM (an overlay over the cached tree of KIND: root,
+#                           the default, or jupyter: root with Debian's Jupyter
+#                           Notebook installed), booted and answering SSH; exports
 #                             VM_DIR         its directory (upper layer, logs, keys)
 #                             VM_PORT        the host's 127.0.0.1 port forwarded to its sshd
 #                             VM_KEY         client key for root and for "gg"
@@ -132,7 +134,7 @@ PY
 }
 
 # _vm_cached KIND: build (once, under the cache's lock) and print the cached path of
-# KIND (root: a directory; base: a .tar).
+# KIND (root and jupyter: a directory; base: a .tar).
 _vm_cached() {
 	local kind=$1 mirror key path
 	mirror=$(vm_mirror) || return 1
@@ -153,7 +155,7 @@ _vm_cached() {
 	printf '%s\n' "$path"
 }
 
-vm_image() { _vm_cached root; }
+vm_image() { _vm_cached "${1:-root}"; }
 vm_base_image() { _vm_cached base; }
 
 # The start time of PID (field 22 of /proc/PID/stat), empty when it is gone.
@@ -393,12 +395,13 @@ vm_boot() {
 	vm_wait_ssh
 }
 
+# shellcheck disable=SC2120 # KIND is optional; t0010 passes it
 vm_start() {
 	local root
 	vm_require || return 1
 	mkdir -p "$GG_VM_RUN"
 	_vm_reap
-	root=$(vm_image) || return 1
+	root=$(vm_image "${1:-root}") || return 1
 	VM_DIR=$(mktemp -d "$TEST_DIR/vm.XXXXXX")
 	VM_PORT=
 	vm_lower=$root

@@ -4,6 +4,10 @@
 #
 #   vm-image.sh root MIRROR DEST   a bootable tree: systemd as PID 1, sshd, sudo, a user
 #                                  "gg" with passwordless sudo; apt pointed at MIRROR
+#   vm-image.sh jupyter MIRROR DEST  the same with Debian's Jupyter Notebook and an
+#                                  IPython kernel installed (not started), for the idle
+#                                  stop's test, which would otherwise install them in
+#                                  every run
 #   vm-image.sh base MIRROR DEST   DEST.tar: a minbase tree for `docker import` inside
 #                                  the VM (there is no image registry here)
 #
@@ -21,11 +25,25 @@ rm -rf "$tmp"
 mkdir -p "$tmp"
 
 case "$kind" in
-root)
+root | jupyter)
 	debootstrap --variant=minbase \
 		--include=systemd,systemd-sysv,openssh-server,dbus,iproute2,ca-certificates,curl,gnupg,sudo \
 		"$suite" "$tmp" "$mirror" >"$tmp.log" 2>&1 || { tail -n 20 "$tmp.log" >&2; exit 1; }
 	printf 'deb %s %s main\n' "$mirror" "$suite" >"$tmp/etc/apt/sources.list"
+	if [ "$kind" = jupyter ]; then
+		# apt in the new tree, not debootstrap's --include (which fails configuring
+		# python3-zmq), with its own /proc in a mount namespace that ends with it, the
+		# host's resolver (still in the tree until below), and no service started.
+		printf '#!/bin/sh\nexit 101\n' >"$tmp/usr/sbin/policy-rc.d"
+		chmod 755 "$tmp/usr/sbin/policy-rc.d"
+		unshare --mount --propagation private --fork sh -c '
+			mount -t proc proc "$1/proc" &&
+			chroot "$1" apt-get update -q &&
+			DEBIAN_FRONTEND=noninteractive chroot "$1" apt-get install -y -q \
+				--no-install-recommends jupyter-notebook python3-ipykernel' sh "$tmp" \
+			>>"$tmp.log" 2>&1 || { tail -n 20 "$tmp.log" >&2; exit 1; }
+		rm -f "$tmp/usr/sbin/policy-rc.d"
+	fi
 	echo gg-vm >"$tmp/etc/hostname"
 	printf '127.0.0.1 localhost\n127.0.1.1 gg-vm\n::1 localhost\n' >"$tmp/etc/hosts"
 	# slirp4netns's DNS forwarder; nspawn runs with --resolv-conf=off.
@@ -63,7 +81,7 @@ base)
 	mv "$dest.tar.tmp" "$dest.tar"
 	;;
 *)
-	echo "vm-image.sh: unknown kind '$kind' (root or base)" >&2
+	echo "vm-image.sh: unknown kind '$kind' (root, jupyter or base)" >&2
 	exit 2
 	;;
 esac
