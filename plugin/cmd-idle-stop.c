@@ -21,7 +21,7 @@
 
 const char cli_help_idle_stop[] =
 	"usage: gcloud-gpu idle-stop (VM | --ssh USER@HOST[:PORT]) DURATION|off [options]\n\n"
-	"Power the VM off after DURATION (45m, 2h, 1d; at least 10m) in which nobody used\n"
+	"Power the VM off after DURATION (45m, 2h, 1h30m; 10m to 7d) in which nobody used\n"
 	"it: no SSH session or tunnel, no Jupyter activity or busy kernel, no GPU work,\n"
 	"no gcloud-gpu plan running.  A check runs every minute on the VM; five minutes\n"
 	"before the stop it warns in 'gcloud-gpu logs'.  'off' removes the check.  A VM\n"

@@ -109,25 +109,40 @@ int opt_number(const char *name, const char *arg, long max, long *out, char **ca
 	return 0;
 }
 
+/* The seconds of a duration unit letter; 0 for anything else. */
+static long unit_seconds(char c)
+{
+	return c == 'd' ? 86400 : c == 'h' ? 3600 : c == 'm' ? 60 : c == 's' ? 1 : 0;
+}
+
 int opt_idle_period(const char *arg, long *seconds, char **cause)
 {
-	const char *hooks = getenv("GCLOUD_GPU_TEST_HOOKS");
-	long v, unit, min = hooks != NULL && strcmp(hooks, "1") == 0 ? 2 : OPT_IDLE_MIN_S;
+	const char *hooks = getenv("GCLOUD_GPU_TEST_HOOKS"), *p = arg;
+	long v, unit, last = 0, total = 0;
+	long min = hooks != NULL && strcmp(hooks, "1") == 0 ? 2 : OPT_IDLE_MIN_S;
 	char *end;
 
 	if (strcmp(arg, "off") == 0) {
 		*seconds = 0;
 		return 0;
 	}
-	errno = 0;
-	v = strtol(arg, &end, 10);
-	unit = strcmp(end, "s") == 0 ? 1 : strcmp(end, "m") == 0 ? 60
-		: strcmp(end, "h") == 0 ? 3600 : strcmp(end, "d") == 0 ? 86400 : 0;
-	if (errno != 0 || end == arg || !isdigit((unsigned char)arg[0]) || unit == 0 ||
-	    v > OPT_IDLE_MAX_S / unit || v * unit < min || v * unit > OPT_IDLE_MAX_S)
+	/* Parts from the largest unit down, as gcloud writes durations: 45m, 2h, 1h30m. */
+	while (*p != '\0') {
+		if (!isdigit((unsigned char)*p))
+			break;
+		errno = 0;
+		v = strtol(p, &end, 10);
+		unit = unit_seconds(*end);
+		if (errno != 0 || unit == 0 || (last != 0 && unit >= last) ||
+		    v > OPT_IDLE_MAX_S / unit || (total += v * unit) > OPT_IDLE_MAX_S)
+			break;
+		last = unit;
+		p = end + 1;
+	}
+	if (*p != '\0' || last == 0 || total < min)
 		return gg_fail(cause, GG_EXIT_USAGE, "idle period '%s' is not 'off' or a time from "
-			       "10m to 7d such as 45m or 2h", arg);
-	*seconds = v * unit;
+			       "10m to 7d such as 45m, 2h or 1h30m", arg);
+	*seconds = total;
 	return 0;
 }
 

@@ -118,8 +118,9 @@ int opt_take_flag(int *argc, char **argv, const char *flag);
 int opt_number(const char *name, const char *arg, long max, long *out, char **cause);
 
 /*
- * An idle-stop period: "off" (0), or a number with its unit, "90m", "2h", "1d" (and
- * "s" for the tests' short periods), from OPT_IDLE_MIN_S to OPT_IDLE_MAX_S.  With
+ * An idle-stop period: "off" (0), or numbers with their units from the largest down,
+ * as gcloud writes durations: "90m", "2h", "1d", "1h30m" (and "s", which the tests'
+ * short periods use), from OPT_IDLE_MIN_S to OPT_IDLE_MAX_S.  With
  * GCLOUD_GPU_TEST_HOOKS=1 shorter periods pass (the helper checks again on the VM).
  * 0, or GG_EXIT_USAGE with *cause set.
  */

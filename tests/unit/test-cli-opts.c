@@ -179,6 +179,42 @@ static void test_shell_quote(void **state)
 	gg_buf_release(&b);
 }
 
+/* Idle-stop periods: gcloud's duration form, 10m to 7d, and nothing else. */
+static void test_idle_period(void **state)
+{
+	static const struct {
+		const char *arg;
+		long seconds; /* -1: refused */
+	} cases[] = {
+		{ "off", 0 }, { "10m", 600 }, { "45m", 2700 }, { "2h", 7200 }, { "1d", 86400 },
+		{ "7d", 604800 }, { "1h30m", 5400 }, { "1d12h", 129600 }, { "600s", 600 },
+		{ "1h0m", 3600 }, { "0h10m", 600 },
+		{ "9m", -1 }, { "599s", -1 }, { "7d1s", -1 }, { "8d", -1 }, { "0", -1 },
+		{ "45", -1 }, { "45M", -1 }, { "m", -1 }, { "", -1 }, { "30m1h", -1 },
+		{ "1h1h", -1 }, { "1h ", -1 }, { " 1h", -1 }, { "+1h", -1 }, { "1.5h", -1 },
+		{ "99999999999999999999m", -1 }, { "9223372036854775807s", -1 }, { "OFF", -1 },
+	};
+	size_t i;
+
+	(void)state;
+	unsetenv("GCLOUD_GPU_TEST_HOOKS");
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char *cause = NULL;
+		long seconds = -2;
+		int rc = opt_idle_period(cases[i].arg, &seconds, &cause);
+
+		if (cases[i].seconds < 0) {
+			assert_int_equal(rc, GG_EXIT_USAGE);
+			assert_non_null(cause);
+			free(cause);
+		} else {
+			assert_int_equal(rc, 0);
+			assert_int_equal(seconds, cases[i].seconds);
+			assert_null(cause);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -188,6 +224,7 @@ int main(void)
 		cmocka_unit_test(test_resolve),
 		cmocka_unit_test(test_gce_options),
 		cmocka_unit_test(test_shell_quote),
+		cmocka_unit_test(test_idle_period),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
