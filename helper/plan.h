@@ -25,27 +25,9 @@
 #include "journal.h"
 #include "manifest.h"
 
-/* The most steps a plan has (NN: two digits). */
-#define GG_PLAN_MAX_STEPS 100
-
-/*
- * Read one step's header, text (len bytes: its head): the first line must be `#!`
- * (steps run through their own interpreter); then, among the comment and blank lines
- * that follow, each `# needs: NAME...` line (names of other steps, spaces or commas
- * between them, several lines adding up) says which steps must be done or skipped
- * before it starts.  A step with no such line needs the step before it (index - 1)
- * in path order, so a recipe without them keeps its order; `# needs:` with no name
- * lets it start at once.  names[0..count) are the plan's steps.  *needs is a new
- * array of names; GG_HELPER_REFUSED (one line naming the step) for a missing `#!`,
- * an unknown name or a step that needs itself.
- */
-int gg_plan_step_header(const char *step, const char *text, size_t len, int index,
-			char names[][GG_MANIFEST_MAX_COMPONENT + 1], size_t count, json_t **needs,
-			char **cause);
-
 /*
  * Start a new run of plan sha256 (its manifest m, laid out under releases/):
- * every step's header read (gg_plan_step_header) and the needs checked for circles,
+ * every step's header read and the needs checked for circles (proto/steps.h),
  * all before anything is written: a recipe refused here leaves the state as it was.
  * Then state.json with every step pending and its "needs", then the `plan` event.  The journal is open; *plan_seq (may be NULL) is
  * the seq of the plan event.

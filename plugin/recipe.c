@@ -11,8 +11,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <jansson.h>
+
 #include "cli.h"
 #include "error.h"
+#include "steps.h"
 #include "xmalloc.h"
 
 /* NN-name.sh: two digits, '-', at least one of [A-Za-z0-9._-], ".sh". */
@@ -55,11 +58,55 @@ static int check_step(const char *path, const char *shown, char **cause)
 	return 0;
 }
 
+static int compare_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * The order the VM will run the steps in (proto/steps.h): each step's `# needs:` lines
+ * name steps of the recipe, and go in no circle.  files[0..count) are the steps' file
+ * names, sorted as the manifest sorts them.
+ */
+static int check_needs(const char *path, char **files, size_t count, char **cause)
+{
+	char (*names)[GG_MANIFEST_MAX_COMPONENT + 1] = xcalloc(count ? count : 1, sizeof *names);
+	char *head = xmalloc(GG_STEPS_HEADER_MAX), *file;
+	json_t *steps = json_array(), *needs;
+	size_t i, len;
+	FILE *f;
+	int r = 0;
+
+	for (i = 0; i < count; i++)
+		snprintf(names[i], sizeof names[i], "%.*s", (int)(strlen(files[i]) - 3), files[i]);
+	for (i = 0; r == 0 && i < count; i++) {
+		xasprintf(&file, "%s/%s", path, files[i]);
+		f = fopen(file, "rb");
+		len = f != NULL ? fread(head, 1, GG_STEPS_HEADER_MAX, f) : 0;
+		if (f == NULL || ferror(f))
+			r = gg_fail_errno(cause, GG_EXIT_ERROR, errno, "cannot read '%s'", file);
+		else if (gg_steps_header(head, len, (int)i, names, count, &needs, cause) != 0)
+			r = GG_EXIT_ERROR;
+		else
+			json_array_append_new(steps, json_pack("{s:s, s:o}", "name", names[i],
+							       "needs", needs));
+		if (f != NULL)
+			fclose(f);
+		free(file);
+	}
+	if (r == 0 && gg_steps_acyclic(steps, cause) != 0)
+		r = GG_EXIT_ERROR;
+	json_decref(steps);
+	free(head);
+	free(names);
+	return r;
+}
+
 int recipe_check(const char *dir, size_t *steps, char **cause)
 {
-	char *path = NULL, *file = NULL, *shown = NULL;
+	char *path = NULL, *file = NULL, *shown = NULL, **files = NULL;
 	struct dirent *de;
-	size_t count = 0;
+	size_t count = 0, i;
 	DIR *d;
 	int r = 0;
 
@@ -85,15 +132,28 @@ int recipe_check(const char *dir, size_t *steps, char **cause)
 		free(file);
 		xasprintf(&file, "%s/%s", path, de->d_name);
 		r = check_step(file, shown, cause);
-		count++;
+		if (r == 0 && count == GG_STEPS_MAX)
+			r = gg_fail(cause, GG_EXIT_ERROR, "the recipe '%s' has more than %d steps: the "
+				    "VM runs at most %d", dir, GG_STEPS_MAX, GG_STEPS_MAX);
+		if (r == 0) {
+			files = xrealloc(files, (count + 1) * sizeof *files);
+			files[count++] = xstrdup(de->d_name);
+		}
 	}
 	closedir(d);
 	if (r == 0 && count == 0)
 		r = gg_fail(cause, GG_EXIT_ERROR, "the recipe '%s' has no steps: put executable "
 			    "scripts named NN-name.sh in '%s' (see docs/RECIPE.md)", dir, path);
+	if (r == 0) {
+		qsort(files, count, sizeof *files, compare_names);
+		r = check_needs(path, files, count, cause);
+	}
 	if (r == 0 && steps != NULL)
 		*steps = count;
 out:
+	for (i = 0; i < count; i++)
+		free(files[i]);
+	free(files);
 	free(path);
 	free(file);
 	free(shown);

@@ -98,4 +98,30 @@ test_expect_success 'without a terminal each line names its step, and each step 
 	  "$(grep -n "^\[40-d\] done" "$TEST_DIR/plain" | cut -d: -f1)" ]
 '
 
+# refused STEP NEEDS-LINE MESSAGE: with STEP's second line replaced, push refuses the
+# recipe on this machine, in one line with the words the VM would use, and nothing
+# reaches the VM (no upload, no plan).
+refused() {
+	rm -rf "$TEST_DIR/bad" && cp -a "$RECIPE" "$TEST_DIR/bad" &&
+	sed -i "2s/.*/$2/" "$TEST_DIR/bad/steps/$1.sh" &&
+	releases=$(find "$TEST_DIR/vm" -path "*/releases/*" -maxdepth 2 2>/dev/null | wc -l) &&
+	{ gg push "${TARGET[@]}" --payload "$TEST_DIR/bad" >"$TEST_DIR/out" 2>"$TEST_DIR/err"; [ $? -eq 1 ]; } &&
+	test_grep "$3" "$TEST_DIR/err" &&
+	[ "$(wc -l <"$TEST_DIR/err")" -eq 1 ] && [ ! -s "$TEST_DIR/out" ] &&
+	[ "$(find "$TEST_DIR/vm" -path "*/releases/*" -maxdepth 2 2>/dev/null | wc -l)" -eq "$releases" ]
+}
+
+test_expect_success 'a needs line naming no step is refused here, before the upload' '
+	refused 20-b "# needs: 10-a, 60-nothere" \
+		"step .20-b. needs .60-nothere., which is not a step of the recipe"
+'
+
+test_expect_success 'needs in a circle are refused here, naming the steps' '
+	refused 10-a "# needs: 50-e" "recipe refused: the .# needs:. lines of steps .10-a.*go in a circle"
+'
+
+test_expect_success 'a step that needs itself is refused here' '
+	refused 20-b "# needs: 20-b" "step .20-b. needs itself"
+'
+
 test_done

@@ -18,6 +18,7 @@
 #include "plan.h"
 #include "runner.h"
 #include "step.h"
+#include "steps.h"
 
 static void test_step_paths(void **state)
 {
@@ -65,8 +66,7 @@ static char *needs_of(const char *header, int index)
 	size_t i;
 
 	out[0] = '\0';
-	if (gg_plan_step_header(names[index], header, strlen(header), index, names, 4, &needs,
-				&cause) != 0) {
+	if (gg_steps_header(header, strlen(header), index, names, 4, &needs, &cause) != 0) {
 		snprintf(out, sizeof out, "error: %s", cause);
 		free(cause);
 		return out;
