@@ -114,9 +114,35 @@ const char *cli_plural(unsigned long long n, const char *one, const char *many)
 	return n == 1 ? one : many;
 }
 
+char *cli_json_text(json_t *obj)
+{
+	char *text = json_dumps(obj, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_ENCODE_ANY), *out;
+	size_t dels = 0, i, o = 0;
+
+	if (text == NULL)
+		return NULL;
+	for (i = 0; text[i] != '\0'; i++)
+		dels += text[i] == 0x7f;
+	if (dels == 0)
+		return text;
+	/* A raw DEL can only stand inside a string: \u007f there means the same. */
+	out = xmalloc(i + 5 * dels + 1);
+	for (i = 0; text[i] != '\0'; i++) {
+		if (text[i] == 0x7f) {
+			memcpy(out + o, "\\u007f", 6);
+			o += 6;
+		} else {
+			out[o++] = text[i];
+		}
+	}
+	out[o] = '\0';
+	free(text);
+	return out;
+}
+
 void cli_json_print(json_t *obj)
 {
-	char *text = obj != NULL ? json_dumps(obj, JSON_COMPACT) : NULL;
+	char *text = obj != NULL ? cli_json_text(obj) : NULL;
 
 	printf("%s\n", text != NULL ? text : "{}");
 	free(text);

@@ -61,7 +61,15 @@ void cli_debug(int level, const char *fmt, ...) __attribute__((format(printf, 2,
 /* The noun for a count: one when n is 1, else many ("1 file", "0 files"). */
 const char *cli_plural(unsigned long long n, const char *one, const char *many);
 
-/* Print obj (--json) as one compact line on stdout, and release it. */
+/*
+ * obj as one compact line of JSON for a terminal (malloc'd; NULL when out of memory):
+ * ASCII only, every control character escaped, DEL included, which jansson leaves
+ * raw.  What a VM or the API sent may be in obj, keys too; re-encoded this way it
+ * cannot drive the terminal that shows --json output.
+ */
+char *cli_json_text(json_t *obj);
+
+/* Print obj (--json) as one line of cli_json_text on stdout, and release it. */
 void cli_json_print(json_t *obj);
 
 /* A byte count for people: "812 B", "1.5 KiB", "4.0 MiB" (into out). */

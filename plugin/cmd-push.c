@@ -302,8 +302,8 @@ static int dry_run(struct remote *r, const struct gg_manifest *m, const struct g
 {
 	struct gg_buf out = GG_BUF_INIT;
 	struct pack_blob *blobs = NULL;
-	json_t *root = NULL, *send = NULL, *run = NULL;
-	char sha[GG_SHA256_HEX_SIZE], size[32], *text;
+	json_t *send = NULL, *run = NULL;
+	char sha[GG_SHA256_HEX_SIZE], size[32];
 	uint64_t bytes = 0;
 	size_t count = 0, i, j;
 	int rc;
@@ -331,11 +331,8 @@ static int dry_run(struct remote *r, const struct gg_manifest *m, const struct g
 		bytes += e->size - blobs[j].offset;
 	}
 	if (json) {
-		root = json_pack("{s:s, s:O, s:I, s:O}", "target", r->target->name, "send", send,
-				 "bytes", (json_int_t)bytes, "steps", run);
-		text = json_dumps(root, JSON_COMPACT);
-		printf("%s\n", text != NULL ? text : "{}");
-		free(text);
+		cli_json_print(json_pack("{s:s, s:O, s:I, s:O}", "target", r->target->name, "send",
+					 send, "bytes", (json_int_t)bytes, "steps", run));
 		goto out;
 	}
 	cli_bytes(size, sizeof size, (double)bytes);
@@ -349,7 +346,6 @@ static int dry_run(struct remote *r, const struct gg_manifest *m, const struct g
 	for (i = 0; i < json_array_size(run); i++)
 		printf("  %s\n", json_string_value(json_array_get(run, i)));
 out:
-	json_decref(root);
 	json_decref(send);
 	json_decref(run);
 	free(blobs);

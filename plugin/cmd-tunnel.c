@@ -82,8 +82,7 @@ int cmd_tunnel(int argc, char **argv, char **cause)
 	long port = 8888, remote_port = 8888;
 	enum opt_result res;
 	int id, rc, fd = -1, json = 0;
-	json_t *root = NULL;
-	char *url = NULL, *text;
+	char *url = NULL;
 
 	opt_init(&p, argc, argv);
 	while ((res = opt_next(&p, tunnel_options, &id, &arg, cause)) != OPT_END) {
@@ -111,12 +110,9 @@ int cmd_tunnel(int argc, char **argv, char **cause)
 	xasprintf(&url, "http://127.0.0.1:%ld/%s%s", port, token != NULL ? "?token=" : "",
 		  token != NULL ? token : "");
 	if (json) {
-		root = json_pack("{s:s, s:s, s:i, s:i, s:s?}", "target", t.name, "url", url,
-				 "local_port", (int)port, "remote_port", (int)remote_port,
-				 "no_token", token != NULL ? NULL : why);
-		text = json_dumps(root, JSON_COMPACT);
-		printf("%s\n", text != NULL ? text : "{}");
-		free(text);
+		cli_json_print(json_pack("{s:s, s:s, s:i, s:i, s:s?}", "target", t.name, "url", url,
+					 "local_port", (int)port, "remote_port", (int)remote_port,
+					 "no_token", token != NULL ? NULL : why));
 	} else {
 		printf("Jupyter on %s: %s%s%s%s\n", t.name, url, token != NULL ? "" : " (",
 		       token != NULL ? "" : why, token != NULL ? "" : ")");
@@ -133,6 +129,5 @@ out:
 	target_release(&t);
 	free(token);
 	free(url);
-	json_decref(root);
 	return rc;
 }

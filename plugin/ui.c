@@ -343,11 +343,10 @@ void ui_json(struct ui *ui, json_t *obj)
 {
 	/*
 	 * Re-encoded, never passed through: JSON lets raw CR and TAB stand between tokens
-	 * and raw C1 characters (U+009B, a CSI) inside strings, and the VM's line could
-	 * carry them to a terminal that shows --json output.  ASCII only, every control
-	 * character escaped.
+	 * and raw C1 characters (U+009B, a CSI) or DEL inside strings, keys included, and
+	 * the VM's line could carry them to a terminal that shows --json output.
 	 */
-	char *text = json_dumps(obj, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_ENCODE_ANY);
+	char *text = cli_json_text(obj);
 
 	fprintf(ui->out, "%s\n", text != NULL ? text : "null");
 	free(text);

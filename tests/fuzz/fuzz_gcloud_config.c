@@ -8,6 +8,9 @@
  * configurations directory); a property read has no newline and is never empty
  * (gcloud treats empty as unset); a refusal has a printable cause; and nothing is
  * written anywhere (the reader only reads).
+ *
+ * Gate: replay only: the reader works on files in a sandbox, and two seed-1 runs
+ * differ (tools/fuzz).
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -12,6 +12,8 @@
  *     beside its blob and matches it (store.h: a seal vouches for verified bytes);
  *   - accepted: the result is {"stored":[...],"bytes":N} and every stored sha256 is
  *     a blob; refused: a printable one-line cause.
+ *
+ * Gate: replay only: the store writes files, and two seed-1 runs differ (tools/fuzz).
  */
 #include <dirent.h>
 #include <stdio.h>

@@ -4,6 +4,10 @@
  *
  * The SSH layer is replaced at link time (-Wl,--wrap=ssh_...): there is no network,
  * and every command the CLI runs on the "VM" gets the next answer from the input.
+ * So is the CLI's monotonic clock: it moves by the pauses the CLI asks for and a
+ * millisecond a reading, never with the real time, so that what an input does (how
+ * many reconnects before a deadline) does not depend on how fast or loaded this
+ * machine is.
  * The input is
  *
  *     SCENARIO-BYTE  ANSWER ANSWER ...
@@ -22,6 +26,9 @@
  *   - under --json it is ASCII, every line a JSON value;
  *   - it is bounded by the input (at most eight bytes a byte, plus the fixed text);
  *   - a refusal has a printable one-line cause.
+ *
+ * Gate: replay only: the CLI under test writes its state files, and two seed-1 runs
+ * still differ (tools/fuzz).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -79,12 +86,22 @@ int __wrap_ssh_conn_run(struct ssh_conn *c, const char *command, const void *in,
 			size_t in_len, struct gg_buf *out, struct gg_buf *err, int *status,
 			char **cause);
 int __wrap_nanosleep(const struct timespec *req, struct timespec *rem);
+double __wrap_gg_clock_monotonic(void);
 
-/* The pauses between reconnects and follows: none here, the input is all there is. */
+/* The CLI's monotonic clock, in seconds: set anew for every input. */
+static double virtual_now;
+
+double __wrap_gg_clock_monotonic(void)
+{
+	virtual_now += 0.001;
+	return virtual_now;
+}
+
+/* The pauses between reconnects and follows: none here, but the clock moves by them. */
 int __wrap_nanosleep(const struct timespec *req, struct timespec *rem)
 {
-	(void)req;
 	(void)rem;
+	virtual_now += (double)req->tv_sec + (double)req->tv_nsec / 1e9;
 	return 0;
 }
 
@@ -360,6 +377,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (out_fd < 0)
 		setup();
 	fuzz_sandbox_reset(&sandbox, "remote");
+	virtual_now = 1000;
 	scenario = data[0] % (int)(sizeof commands / sizeof commands[0]);
 	json = scenario == 1 || scenario == 3;
 	feed = data + 1;

@@ -12,6 +12,8 @@
  *     sees it (openat2 with RESOLVE_BENEATH, so that a symlink inside the tree that
  *     leads out through another symlink and ".." is caught, whatever the lexical
  *     check in unpack.c concluded).
+ *
+ * Gate: replay only: unpacking writes files, and two seed-1 runs differ (tools/fuzz).
  */
 #include <errno.h>
 #include <fcntl.h>
