@@ -145,6 +145,7 @@ static int install_timer(struct helper_context *ctx, const char *dir, char **cau
 					    GG_ENV_JUPYTER_URL, GG_ENV_UTMP_FILE,
 					    GG_ENV_IDLE_SSHD_PID, GG_ENV_TEST_HOOKS };
 	struct gg_buf unit = GG_BUF_INIT;
+	long every = interval();
 	int r;
 
 	gg_buf_addstr(&unit, "# Written by gcloud-gpu-helper idle-set; 'gcloud-gpu idle-stop VM off' "
@@ -163,7 +164,7 @@ static int install_timer(struct helper_context *ctx, const char *dir, char **cau
 			   "Description=gcloud-gpu: check every minute whether this VM is idle\n\n"
 			   "[Timer]\nOnActiveSec=1\nOnBootSec=%ld\nOnUnitActiveSec=%ld\n"
 			   "AccuracySec=1s\n\n"
-			   "[Install]\nWantedBy=timers.target\n", interval(), interval());
+			   "[Install]\nWantedBy=timers.target\n", every, every);
 	r = gg_unit_install(dir, IDLE_TIMER, unit.data, "timers.target", 1, cause);
 	gg_buf_release(&unit);
 	return r;
